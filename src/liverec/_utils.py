@@ -1,0 +1,56 @@
+"""Small vectorised helpers shared across modules (no public API)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+
+def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenate ``arange(s, s + c)`` for every pair, without a Python loop.
+
+    >>> concat_ranges(np.array([0, 10]), np.array([2, 3])).tolist()
+    [0, 1, 10, 11, 12]
+    """
+    starts = np.asarray(starts, dtype=np.int64)
+    counts = np.asarray(counts, dtype=np.int64)
+    total = int(counts.sum())
+    if total == 0:
+        return np.zeros(0, dtype=np.int64)
+    nonzero = counts > 0
+    starts, counts = starts[nonzero], counts[nonzero]
+    out = np.ones(total, dtype=np.int64)
+    ends = np.cumsum(counts)
+    out[0] = starts[0]
+    # At each range boundary jump from the previous range's last value to the next start.
+    out[ends[:-1]] = starts[1:] - (starts[:-1] + counts[:-1] - 1)
+    return np.cumsum(out)
+
+
+def segment_ids(indptr: np.ndarray) -> np.ndarray:
+    """Row index of every entry of a CSR ``indptr``.
+
+    >>> segment_ids(np.array([0, 2, 2, 3])).tolist()
+    [0, 0, 2]
+    """
+    indptr = np.asarray(indptr, dtype=np.int64)
+    return np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+
+
+def check_random_state(seed: Any) -> np.random.Generator:
+    """A numpy ``Generator`` from ``None``, an int or a ``Generator``."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.default_rng(seed)
+    raise TypeError(f"random_state must be None, an int or a numpy Generator, got {type(seed).__name__}.")
+
+
+def default_threads() -> int:
+    """The number of CPU cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return max(1, os.cpu_count() or 1)

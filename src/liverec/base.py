@@ -1,0 +1,568 @@
+"""The estimator API every model follows: ``BaseRecommender`` and ``Recommendations``."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from typing_extensions import Self
+
+from . import persistence
+from ._params import ParamsMixin
+from .data import IdMap, Interactions, LiveSchedule
+from .data._columns import as_time_query
+from .exceptions import DataValidationError, NotFittedError, UnknownItemError, UnknownUserError
+
+__all__ = ["BaseRecommender", "History", "Recommendations"]
+
+
+@dataclass
+class History:
+    """Recent events of one user, in a fitted model's item codes, in time order."""
+
+    items: np.ndarray
+    time: np.ndarray
+    event: np.ndarray | None = None
+    weight: np.ndarray | None = None
+
+
+class Recommendations:
+    """Top-k items for a batch of users (or of query items, for ``similar_items``).
+
+    Attributes:
+        users: The external ids the rows are for, shape ``(n,)``.
+        items: External item ids, shape ``(n, k)``, best first.
+        scores: Model scores, shape ``(n, k)``, float32, decreasing along each row.
+        mask: ``True`` where a slot holds a real recommendation.
+
+    When fewer than ``k`` items are available for a row (few candidates, everything
+    excluded), the row is padded at the end: padded slots have score ``-inf``, ``mask``
+    ``False`` and item ``None`` (``items`` is then an object array). ``to_records`` and
+    ``to_frame`` leave padded slots out.
+
+    Examples:
+        >>> r = Recommendations(np.array(["u1"]), np.array([[3, 1]]), np.array([[0.9, 0.5]]))
+        >>> r.to_records()
+        [{'user': 'u1', 'rank': 1, 'item': 3, 'score': 0.9}, {'user': 'u1', 'rank': 2, 'item': 1, 'score': 0.5}]
+    """
+
+    def __init__(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray, mask: np.ndarray | None = None) -> None:
+        self.users = np.asarray(users)
+        self.items = np.asarray(items)
+        self.scores = np.asarray(scores, dtype=np.float32)
+        self.mask = np.isfinite(self.scores) if mask is None else np.asarray(mask, dtype=bool)
+
+    @classmethod
+    def from_codes(cls, users: np.ndarray, codes: np.ndarray, scores: np.ndarray, item_map: IdMap) -> Recommendations:
+        """Build from item codes (``-1`` marks padding)."""
+        mask = codes >= 0
+        items = item_map.take(np.where(mask, codes, 0))
+        if not mask.all():
+            items = items.astype(object)
+            items[~mask] = None
+            scores = np.where(mask, scores, -np.inf)
+        return cls(users, items, scores, mask)
+
+    def __len__(self) -> int:
+        return len(self.users)
+
+    @property
+    def k(self) -> int:
+        return int(self.items.shape[1]) if self.items.ndim == 2 else 0
+
+    def __repr__(self) -> str:
+        return f"Recommendations(n_users={len(self)}, k={self.k})"
+
+    def __getitem__(self, row: int) -> list[Any]:
+        """The recommended item ids of row ``row`` (padding left out)."""
+        return [x.item() if hasattr(x, "item") else x for x in self.items[row][self.mask[row]]]
+
+    def to_records(self) -> list[dict[str, Any]]:
+        """One dict per recommendation: ``user``, ``rank`` (1-based), ``item``, ``score``."""
+        out = []
+        for r in range(len(self)):
+            user = self.users[r].item() if hasattr(self.users[r], "item") else self.users[r]
+            for c in np.flatnonzero(self.mask[r]):
+                item = self.items[r, c]
+                out.append({"user": user, "rank": int(c) + 1,
+                            "item": item.item() if hasattr(item, "item") else item,
+                            "score": float(self.scores[r, c])})
+        return out
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame with columns user, rank, item, score (requires pandas)."""
+        import pandas as pd
+
+        return pd.DataFrame.from_records(self.to_records(), columns=["user", "rank", "item", "score"])
+
+
+def _is_sequence(x: Any) -> bool:
+    return isinstance(x, (list, tuple, np.ndarray)) or hasattr(x, "to_numpy")
+
+
+class BaseRecommender(ParamsMixin):
+    """Base class of every liverec model (scikit-learn's estimator rules).
+
+    Subclasses implement ``_fit`` and ``_score_known`` (dense scores of known users over all
+    items), and optionally ``_score_history`` (fold-in), ``_predict_pairs``,
+    ``_item_vectors`` (for ``similar_items``), ``_get_state``/``_set_state``.
+
+    Fitted attributes common to all models:
+        users_ (IdMap), items_ (IdMap), seen_ (CSR user x item, what each user did in fit),
+        schedule_ (the ``LiveSchedule`` given to ``fit`` or ``None``).
+    """
+
+    #: Whether the model can score users it has not seen from their ``history``.
+    _supports_history: bool = True
+
+    # Fitting -----------------------------------------------------------------------------------
+    def fit(
+        self,
+        interactions: Interactions,
+        *,
+        schedule: LiveSchedule | None = None,
+        item_features: Any = None,
+        text: Any = None,
+    ) -> Self:
+        """Fit the model from scratch.
+
+        Args:
+            interactions: The training events.
+            schedule: When items were live; used by availability-aware models and as the
+                default schedule of ``recommend(at=...)``.
+            item_features: Item side features (see :meth:`_align_item_features`).
+            text: ``TextEvents`` for text-aware models.
+
+        Returns:
+            ``self``.
+        """
+        if not isinstance(interactions, Interactions):
+            raise TypeError(
+                f"fit expects liverec.data.Interactions, got {type(interactions).__name__}; "
+                "build one with Interactions.from_arrays(user, item, time) or from_frame(df)."
+            )
+        if len(interactions) == 0:
+            raise DataValidationError("fit got no interactions; pass at least one event.")
+        if schedule is not None and not isinstance(schedule, LiveSchedule):
+            raise TypeError(f"schedule must be a LiveSchedule, got {type(schedule).__name__}.")
+        self._reset_fitted()
+        self.users_ = interactions.users
+        self.items_ = interactions.items
+        self.schedule_ = schedule
+        self._fit(interactions, schedule=schedule, item_features=item_features, text=text)
+        # models may extend items_ (e.g. cold-start items known only from their features)
+        self.seen_ = _binary_csr(interactions.user_codes, interactions.item_codes,
+                                 (len(self.users_), len(self.items_)))
+        self.is_fitted_ = True
+        return self
+
+    def _reset_fitted(self) -> None:
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+
+    def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None,
+             item_features: Any, text: Any) -> None:
+        raise NotImplementedError
+
+    def _check_fitted(self) -> None:
+        if not getattr(self, "is_fitted_", False):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(interactions) first."
+            )
+
+    # Scoring hooks -------------------------------------------------------------------------------
+    def _score_known(self, user_codes: np.ndarray, at: np.ndarray | None) -> Any:
+        """Scores ``(len(user_codes), n_items)`` for users seen in fit (numpy or torch)."""
+        raise NotImplementedError
+
+    def _score_history(self, histories: list[History], at: np.ndarray | None) -> Any:
+        """Scores ``(len(histories), n_items)`` for users given by their recent events."""
+        raise NotImplementedError(
+            f"{type(self).__name__} cannot score users from history (fold-in is not supported)."
+        )
+
+    def _predict_pairs(self, user_codes: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
+        out = np.empty(len(user_codes), dtype=np.float32)
+        uniq, inv = np.unique(user_codes, return_inverse=True)
+        for start in range(0, len(uniq), 1024):
+            block = uniq[start:start + 1024]
+            scores = _to_numpy(self._score_known(block, None))
+            sel = (inv >= start) & (inv < start + len(block))
+            out[sel] = scores[inv[sel] - start, item_codes[sel]]
+        return out
+
+    # Public API ---------------------------------------------------------------------------------
+    def predict(self, users: Any, items: Any) -> np.ndarray:
+        """Scores of ``(users[j], items[j])`` pairs.
+
+        Args:
+            users: External user ids (a scalar is broadcast).
+            items: External item ids, same length as ``users``.
+
+        Returns:
+            float32 array of scores (predicted ratings for explicit models).
+        """
+        self._check_fitted()
+        users = np.atleast_1d(np.asarray(users))
+        items = np.atleast_1d(np.asarray(items))
+        if len(users) == 1 and len(items) > 1:
+            users = np.repeat(users, len(items))
+        if len(users) != len(items):
+            raise DataValidationError(
+                f"predict needs one item per user: got {len(users)} users and {len(items)} items."
+            )
+        u = self._user_codes_or_raise(users)
+        i = self.items_.codes(items, missing="ignore")
+        if (i < 0).any():
+            bad = items[int(np.flatnonzero(i < 0)[0])]
+            raise UnknownItemError(f"unknown item {bad!r}: it was not in the data the model was fitted on.")
+        return self._predict_pairs(u, i).astype(np.float32)
+
+    def _user_codes_or_raise(self, users: np.ndarray) -> np.ndarray:
+        codes = self.users_.codes(users, missing="ignore")
+        if (codes < 0).any():
+            bad = users[int(np.flatnonzero(codes < 0)[0])]
+            raise UnknownUserError(
+                f"unknown user {bad!r}: not seen in fit; pass their recent events as "
+                "history=... to score them without refitting."
+            )
+        return codes
+
+    def recommend(
+        self,
+        users: Any,
+        k: int = 10,
+        *,
+        at: Any = None,
+        schedule: LiveSchedule | None = None,
+        candidates: Any = None,
+        exclude: Any = None,
+        exclude_seen: bool = False,
+        history: Any = None,
+        batch_size: int = 2048,
+    ) -> Recommendations:
+        """Top-``k`` items for each user.
+
+        Filters compose: an item is ranked only if it is a candidate, live at ``at`` (when a
+        schedule is known), not excluded, and (with ``exclude_seen``) not seen before.
+
+        Args:
+            users: One external user id or a sequence of them.
+            k: Number of items per user.
+            at: Time of the request (scalar or one per user). With a schedule (given here
+                or to ``fit``), only items live at ``at`` are ranked.
+            schedule: Availability to use instead of the one given to ``fit``.
+            candidates: Items allowed for everyone (a sequence of ids), or one sequence per
+                user (a list of sequences, or a dict user -> sequence).
+            exclude: Items never to recommend: same forms as ``candidates``.
+            exclude_seen: Leave out items the user interacted with in fit (and in
+                ``history``). Off by default: in live streaming viewers return to streamers.
+            history: Events of users to fold in without refitting: an ``Interactions``, a
+                dict ``user -> item ids``, or (for one user) a sequence of item ids. A user
+                given a history is scored from it.
+            batch_size: Users scored per batch.
+
+        Returns:
+            :class:`Recommendations`.
+
+        Raises:
+            UnknownUserError: for a user not seen in fit and without history.
+            NotFittedError: before ``fit``.
+        """
+        self._check_fitted()
+        if not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}.")
+        single = not _is_sequence(users)
+        users_arr = np.atleast_1d(np.asarray(users.to_numpy() if hasattr(users, "to_numpy") else users))
+        if users_arr.dtype == object and len(users_arr) and all(isinstance(x, str) for x in users_arr):
+            users_arr = users_arr.astype(str)
+        n = len(users_arr)
+        if n == 0:
+            return Recommendations(users_arr, np.zeros((0, k), dtype=self.items_.ids.dtype), np.zeros((0, k)))
+        at_arr = None
+        if at is not None:
+            at_arr = as_time_query(at)
+            if len(at_arr) == 1:
+                at_arr = np.repeat(at_arr, n)
+            elif len(at_arr) != n:
+                raise DataValidationError(f"at has {len(at_arr)} times for {n} users; pass one or one per user.")
+        schedule = schedule if schedule is not None else getattr(self, "schedule_", None)
+        if schedule is not None and at_arr is None and schedule is not getattr(self, "schedule_", None):
+            raise DataValidationError("a schedule was given without at=...; pass the request time(s).")
+        histories = self._parse_history(history, users_arr, single)
+        codes = self.users_.codes(users_arr, missing="ignore")
+        no_state = [j for j in range(n) if codes[j] < 0 and histories[j] is None]
+        if no_state:
+            bad = users_arr[no_state[0]]
+            raise UnknownUserError(
+                f"unknown user {bad!r} ({len(no_state)} unknown in all): not seen in fit; pass "
+                "their recent events as history=... to score them without refitting."
+            )
+        cand_global, cand_per_user = self._parse_item_filter(candidates, users_arr, "candidates")
+        excl_global, excl_per_user = self._parse_item_filter(exclude, users_arr, "exclude")
+        n_items = len(self.items_)
+        live_lut = None
+        if schedule is not None and at_arr is not None:
+            live_lut = self.items_.codes(schedule.items.ids, missing="ignore")
+
+        import torch
+
+        out_codes = np.full((n, k), -1, dtype=np.int64)
+        out_scores = np.full((n, k), -np.inf, dtype=np.float32)
+        for start in range(0, n, batch_size):
+            sl = slice(start, min(n, start + batch_size))
+            idx = np.arange(sl.start, sl.stop)
+            scores = self._scores_for(codes[sl], [histories[j] for j in idx],
+                                      None if at_arr is None else at_arr[sl])
+            scores = _as_float_tensor(scores)
+            nb = len(idx)
+            allowed = torch.ones((nb, n_items), dtype=torch.bool)
+            if cand_global is not None:
+                allowed[:, :] = False
+                allowed[:, torch.as_tensor(cand_global)] = True
+            if cand_per_user is not None:
+                rows, cols = _pairs([cand_per_user[j] for j in idx])
+                mask = torch.zeros((nb, n_items), dtype=torch.bool)
+                mask[rows, cols] = True
+                allowed &= mask
+            if live_lut is not None:
+                indptr, live = schedule.live_codes(at_arr[sl])
+                cols = live_lut[live]
+                rows = np.repeat(np.arange(nb), np.diff(indptr))
+                keep = cols >= 0
+                mask = torch.zeros((nb, n_items), dtype=torch.bool)
+                mask[torch.as_tensor(rows[keep]), torch.as_tensor(cols[keep])] = True
+                allowed &= mask
+            if excl_global is not None:
+                allowed[:, torch.as_tensor(excl_global)] = False
+            if excl_per_user is not None:
+                rows, cols = _pairs([excl_per_user[j] for j in idx])
+                allowed[rows, cols] = False
+            if exclude_seen:
+                rows, cols = self._seen_pairs(codes[sl], [histories[j] for j in idx])
+                allowed[rows, cols] = False
+            scores.masked_fill_(~allowed, -torch.inf)
+            kk = min(k, n_items)
+            top_scores, top_codes = torch.topk(scores, kk, dim=1)
+            top_codes_np = top_codes.numpy()
+            top_scores_np = top_scores.numpy()
+            valid = np.isfinite(top_scores_np)
+            out_codes[sl, :kk] = np.where(valid, top_codes_np, -1)
+            out_scores[sl, :kk] = np.where(valid, top_scores_np, -np.inf)
+        return Recommendations.from_codes(users_arr, out_codes, out_scores, self.items_)
+
+    def _scores_for(self, codes: np.ndarray, histories: list[History | None], at: np.ndarray | None) -> Any:
+        import torch
+
+        known = np.array([h is None for h in histories], dtype=bool)
+        if known.all():
+            return self._score_known(codes, at)
+        if not self._supports_history:
+            raise NotImplementedError(f"{type(self).__name__} does not support history (fold-in).")
+        hist_idx = np.flatnonzero(~known)
+        hist_scores = torch.as_tensor(self._score_history(
+            [histories[j] for j in hist_idx], None if at is None else at[hist_idx]
+        )).float()
+        if not known.any():
+            return hist_scores
+        known_idx = np.flatnonzero(known)
+        known_scores = torch.as_tensor(self._score_known(codes[known_idx], None if at is None else at[known_idx])).float()
+        out = torch.empty((len(codes), known_scores.shape[1]), dtype=torch.float32)
+        out[torch.as_tensor(known_idx)] = known_scores.cpu()
+        out[torch.as_tensor(hist_idx)] = hist_scores.cpu()
+        return out
+
+    def _seen_pairs(self, codes: np.ndarray, histories: list[History | None]) -> tuple[Any, Any]:
+        import torch
+
+        rows_l, cols_l = [], []
+        known = codes >= 0
+        if known.any():
+            sub = self.seen_[codes[known]]
+            r = np.flatnonzero(known)[np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))]
+            rows_l.append(r)
+            cols_l.append(sub.indices.astype(np.int64))
+        for j, h in enumerate(histories):
+            if h is not None and len(h.items):
+                rows_l.append(np.full(len(h.items), j))
+                cols_l.append(h.items)
+        if not rows_l:
+            return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+        return torch.as_tensor(np.concatenate(rows_l)), torch.as_tensor(np.concatenate(cols_l))
+
+    def _parse_item_filter(self, value: Any, users: np.ndarray, name: str) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
+        """Global array of codes, or one array of codes per user (unknown items are skipped)."""
+        if value is None:
+            return None, None
+        if isinstance(value, Mapping):
+            per_user = [self.items_.codes(np.atleast_1d(np.asarray(value.get(_key(u), []))), missing="ignore") for u in users]
+            return None, [c[c >= 0] for c in per_user]
+        arr = value.to_numpy() if hasattr(value, "to_numpy") else value
+        if _is_sequence(arr) and len(arr) and all(_is_sequence(x) for x in arr):
+            if len(arr) != len(users):
+                raise DataValidationError(
+                    f"{name} has {len(arr)} lists for {len(users)} users; pass one list per user "
+                    "or one list for everyone."
+                )
+            per_user = [self.items_.codes(np.asarray(x), missing="ignore") for x in arr]
+            return None, [c[c >= 0] for c in per_user]
+        codes = self.items_.codes(np.atleast_1d(np.asarray(arr)), missing="ignore")
+        return codes[codes >= 0], None
+
+    def _parse_history(self, history: Any, users: np.ndarray, single: bool) -> list[History | None]:
+        out: list[History | None] = [None] * len(users)
+        if history is None:
+            return out
+        if isinstance(history, Interactions):
+            h = history.with_maps(items=self.items_)
+            extra = len(h.items) - len(self.items_)
+            mask = h.item_codes < len(self.items_)
+            if extra and not mask.all():
+                warnings.warn(
+                    f"history: {int((~mask).sum())} events on items unknown to the model were "
+                    "left out (they cannot be scored).", stacklevel=3)
+            indptr, order = h.sequence_arrays()
+            codes_in_h = h.users.codes(users, missing="ignore")
+            for j, c in enumerate(codes_in_h):
+                if c < 0:
+                    continue
+                rows = order[indptr[c]:indptr[c + 1]]
+                rows = rows[mask[rows]]
+                out[j] = History(h.item_codes[rows], h.time[rows],
+                                 None if h.event is None else h.event[rows],
+                                 None if h.weight is None else h.weight[rows])
+            return out
+        if isinstance(history, Mapping):
+            for j, u in enumerate(users):
+                if _key(u) in history:
+                    out[j] = self._history_from_items(history[_key(u)])
+            return out
+        if single and _is_sequence(history):
+            out[0] = self._history_from_items(history)
+            return out
+        raise DataValidationError(
+            "history must be an Interactions, a dict user -> item ids, or (for one user) a "
+            f"sequence of item ids; got {type(history).__name__}."
+        )
+
+    def _history_from_items(self, items: Any) -> History:
+        arr = np.atleast_1d(np.asarray(items))
+        codes = self.items_.codes(arr, missing="ignore") if len(arr) else np.zeros(0, dtype=np.int64)
+        if (codes < 0).any():
+            warnings.warn(
+                f"history: {int((codes < 0).sum())} item(s) unknown to the model were left out "
+                f"(first: {arr[int(np.flatnonzero(codes < 0)[0])]!r}).", stacklevel=4)
+        codes = codes[codes >= 0]
+        return History(codes, np.arange(len(codes), dtype=np.float64))
+
+    def similar_items(self, items: Any, k: int = 10) -> Recommendations:
+        """The ``k`` items most similar (cosine of item vectors) to each query item.
+
+        The query item itself is left out. Rows of the result are the query items.
+        """
+        self._check_fitted()
+        vectors = self._item_vectors()
+        single = not _is_sequence(items)
+        q = np.atleast_1d(np.asarray(items))
+        codes = self.items_.codes(q, missing="ignore")
+        if (codes < 0).any():
+            raise UnknownItemError(f"unknown item {q[int(np.flatnonzero(codes < 0)[0])]!r}.")
+        del single
+        import torch
+
+        v = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
+        v = v / v.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        sims = v[torch.as_tensor(codes)] @ v.T
+        sims[torch.arange(len(codes)), torch.as_tensor(codes)] = -torch.inf
+        kk = min(k, len(self.items_) - 1)
+        top_s, top_c = torch.topk(sims, kk, dim=1)
+        codes_out = np.full((len(codes), k), -1, dtype=np.int64)
+        scores_out = np.full((len(codes), k), -np.inf, dtype=np.float32)
+        codes_out[:, :kk] = top_c.numpy()
+        scores_out[:, :kk] = top_s.numpy()
+        return Recommendations.from_codes(q, codes_out, scores_out, self.items_)
+
+    def _item_vectors(self) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} has no item vectors for similar_items.")
+
+    # Persistence ---------------------------------------------------------------------------
+    def save(self, path: str) -> None:
+        """Save to a directory (``config.json`` + ``arrays.safetensors``); see :func:`liverec.load`."""
+        self._check_fitted()
+        attrs, arrays = self._get_state()
+        arrays = dict(arrays)
+        arrays["base/users"] = self.users_.to_array()
+        arrays["base/items"] = self.items_.to_array()
+        arrays["base/seen_indptr"] = self.seen_.indptr.astype(np.int64)
+        arrays["base/seen_indices"] = self.seen_.indices.astype(np.int64)
+        if self.schedule_ is not None:
+            s = self.schedule_
+            arrays["base/schedule_items"] = s.items.to_array()
+            arrays["base/schedule_codes"] = s.item_codes
+            arrays["base/schedule_start"] = s.start
+            arrays["base/schedule_end"] = s.end
+            attrs = {**attrs, "base/schedule_time_kind": s.time_kind}
+        persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, arrays)
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Model-specific fitted state: JSON-safe attributes and numeric/string arrays."""
+        return {}, {}
+
+    def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.users_ = IdMap(arrays["base/users"], "user")
+        self.items_ = IdMap(arrays["base/items"], "item")
+        indptr, indices = arrays["base/seen_indptr"], arrays["base/seen_indices"]
+        if len(indptr) != len(self.users_) + 1 or (len(indices) and indices.max() >= len(self.items_)):
+            raise ValueError("seen matrix does not match the id maps")
+        self.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr),
+                                   shape=(len(self.users_), len(self.items_)))
+        self.schedule_ = None
+        if "base/schedule_codes" in arrays:
+            self.schedule_ = LiveSchedule(
+                arrays["base/schedule_codes"], arrays["base/schedule_start"], arrays["base/schedule_end"],
+                IdMap(arrays["base/schedule_items"], "item"),
+                time_kind=attributes.get("base/schedule_time_kind", "numeric"))
+        self._load_state(attributes, arrays)
+        self.is_fitted_ = True
+
+    def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore model-specific state written by ``_get_state``."""
+
+
+def _key(u: Any) -> Any:
+    return u.item() if hasattr(u, "item") else u
+
+
+def _pairs(per_row: list[np.ndarray]) -> tuple[Any, Any]:
+    import torch
+
+    lengths = np.array([len(x) for x in per_row], dtype=np.int64)
+    rows = np.repeat(np.arange(len(per_row)), lengths)
+    cols = np.concatenate(per_row).astype(np.int64) if len(per_row) and lengths.sum() else np.zeros(0, dtype=np.int64)
+    return torch.as_tensor(rows), torch.as_tensor(cols)
+
+
+def _as_float_tensor(x: Any) -> Any:
+    """A float32 CPU tensor we may write to (a copy, never a view of model state)."""
+    import torch
+
+    if isinstance(x, torch.Tensor):
+        return x.detach().float().cpu().clone()
+    return torch.tensor(np.asarray(x, dtype=np.float32))
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if hasattr(x, "detach"):
+        return x.detach().float().cpu().numpy()
+    return np.asarray(x)
+
+
+def _binary_csr(rows: np.ndarray, cols: np.ndarray, shape: tuple[int, int]) -> sp.csr_matrix:
+    m = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=shape)
+    m.sum_duplicates()
+    m.sort_indices()
+    return m

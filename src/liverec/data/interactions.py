@@ -1,0 +1,481 @@
+"""``Interactions``: one row per user-item event, stored column-wise with integer codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..exceptions import DataTypeError, DataValidationError
+from ._columns import (
+    TimeKind,
+    as_1d,
+    as_time_query,
+    as_times,
+    as_weights,
+    check_lengths,
+    check_no_missing,
+    seconds_to_datetime,
+)
+from .idmap import IdMap
+
+#: The built-in event types, from the weakest to the strongest signal.
+EVENT_TYPES: tuple[str, ...] = ("view", "like", "comment", "share", "gift", "cart", "purchase")
+
+#: Default worth of each event type (used by ``to_csr(weighting="event")`` and profiles).
+DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
+    "view": 1.0, "like": 2.0, "comment": 2.0, "share": 3.0, "gift": 4.0, "cart": 4.0, "purchase": 6.0,
+}
+
+
+def _get_column(frame: Any, name: str | None, role: str, required: bool) -> Any:
+    if name is None:
+        return None
+    try:
+        return frame[name]
+    except (KeyError, IndexError, TypeError):
+        if not required:
+            return None
+        cols = list(frame.keys()) if hasattr(frame, "keys") else list(getattr(frame, "columns", []))
+        raise DataValidationError(
+            f"the {role} column {name!r} is not in the data (columns: {cols}); pass "
+            f"{role}=<column name>."
+        ) from None
+
+
+class Interactions:
+    """User-item events: who did what with which item (streamer/room/product), when.
+
+    Stored column-wise: ``user_codes`` and ``item_codes`` (int64 codes into the ``users``
+    and ``items`` :class:`IdMap`), ``time`` (float64 seconds; datetimes become seconds since
+    the epoch), optional ``event`` codes into ``event_types`` and optional ``weight``.
+
+    Subsets (``select``, ``between``, ``for_users``, splits) share the parent's ``IdMap``s,
+    so codes mean the same thing in train and test. ``n_users``/``n_items`` count the ids in
+    the maps, which may include ids with no event in a subset (``compact()`` drops them).
+
+    Build with :meth:`from_arrays`, :meth:`from_frame`, :meth:`read_csv` or
+    :meth:`read_parquet`.
+
+    Examples:
+        >>> X = Interactions.from_arrays(
+        ...     user=["ann", "ann", "bob"], item=[10, 11, 10], time=[1.0, 2.0, 3.0],
+        ...     event=["view", "purchase", "view"])
+        >>> len(X), X.n_users, X.n_items
+        (3, 2, 2)
+        >>> X.to_csr().toarray().tolist()
+        [[1.0, 1.0], [1.0, 0.0]]
+        >>> [s.tolist() for s in X.sequences()]
+        [[0, 1], [0]]
+    """
+
+    def __init__(
+        self,
+        user_codes: np.ndarray,
+        item_codes: np.ndarray,
+        time: np.ndarray,
+        users: IdMap,
+        items: IdMap,
+        event: np.ndarray | None = None,
+        weight: np.ndarray | None = None,
+        *,
+        event_types: Sequence[str] = EVENT_TYPES,
+        time_kind: TimeKind = "numeric",
+    ) -> None:
+        self.user_codes = np.asarray(user_codes, dtype=np.int64)
+        self.item_codes = np.asarray(item_codes, dtype=np.int64)
+        self.time = np.asarray(time, dtype=np.float64)
+        self.users = users
+        self.items = items
+        self.event = None if event is None else np.asarray(event, dtype=np.int16)
+        self.weight = None if weight is None else np.asarray(weight, dtype=np.float64)
+        self.event_types = tuple(event_types)
+        self.time_kind = time_kind
+        self._order: np.ndarray | None = None
+
+    # Construction --------------------------------------------------------------------------
+    @classmethod
+    def from_arrays(
+        cls,
+        user: Any,
+        item: Any,
+        time: Any = None,
+        event: Any = None,
+        weight: Any = None,
+        *,
+        event_types: Sequence[str] | None = None,
+        users: IdMap | None = None,
+        items: IdMap | None = None,
+    ) -> Interactions:
+        """Build from columns.
+
+        Args:
+            user: External user ids (any hashable scalars: ints, strings).
+            item: External item ids.
+            time: Event times: numbers (any unit) or datetimes. ``None`` uses the row order
+                (0, 1, 2, ...), which is only right if rows are already in time order.
+            event: Event type names (see :data:`EVENT_TYPES`). ``None`` means no event column.
+            weight: Numbers such as watch seconds, ratings or amounts. ``None`` means 1.
+            event_types: The allowed event names, when you use your own vocabulary.
+            users: Map ids through this existing map (unknown ids are appended), so codes
+                agree with another data set.
+            items: Same for items.
+
+        Returns:
+            The validated interactions.
+
+        Raises:
+            DataValidationError: empty input, missing ids/times, different column lengths,
+                unknown event names.
+            DataTypeError: non-numeric weights, times that are neither numbers nor dates.
+        """
+        u = as_1d(user, "user")
+        i = as_1d(item, "item")
+        n = check_lengths({"user": u, "item": i})
+        check_no_missing(u, "user")
+        check_no_missing(i, "item")
+        if time is None:
+            t, kind = np.arange(n, dtype=np.float64), "order"
+        else:
+            t, kind = as_times(time, "time", n)
+        w = None if weight is None else as_weights(weight, "weight", n)
+        vocab = tuple(EVENT_TYPES if event_types is None else event_types)
+        if event_types is not None and len(set(vocab)) != len(vocab):
+            raise DataValidationError(f"event_types has duplicates: {list(vocab)}.")
+        ev = None if event is None else encode_events(event, vocab, n, event_types is None)
+        if users is None:
+            umap, ucodes = IdMap.from_values(u, "user")
+        else:
+            umap = users.extend(u)
+            ucodes = umap.codes(u)
+        if items is None:
+            imap, icodes = IdMap.from_values(i, "item")
+        else:
+            imap = items.extend(i)
+            icodes = imap.codes(i)
+        return cls(ucodes, icodes, t, umap, imap, ev, w, event_types=vocab, time_kind=kind)
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: Any,
+        user: str = "user",
+        item: str = "item",
+        time: str | None = "time",
+        event: str | None = "event",
+        weight: str | None = "weight",
+        *,
+        event_types: Sequence[str] | None = None,
+    ) -> Interactions:
+        """Build from a pandas DataFrame or any mapping of column name -> sequence.
+
+        pandas is never imported: anything indexable by column name works. ``time``,
+        ``event`` and ``weight`` columns are used when present (set them to ``None`` to
+        ignore a column that exists).
+
+        Examples:
+            >>> X = Interactions.from_frame({"user": [1, 2], "item": ["a", "b"], "time": [5, 6]})
+            >>> X.items.ids.tolist()
+            ['a', 'b']
+        """
+        return cls.from_arrays(
+            _get_column(frame, user, "user", True),
+            _get_column(frame, item, "item", True),
+            time=_get_column(frame, time, "time", time != "time"),
+            event=_get_column(frame, event, "event", event != "event"),
+            weight=_get_column(frame, weight, "weight", weight != "weight"),
+            event_types=event_types,
+        )
+
+    @classmethod
+    def read_csv(cls, path: str, **columns: Any) -> Interactions:
+        """Read a CSV file with a header row; keyword arguments as in :meth:`from_frame`."""
+        from .io import read_csv_columns
+
+        return cls.from_frame(read_csv_columns(path), **columns)
+
+    @classmethod
+    def read_parquet(cls, path: str, **columns: Any) -> Interactions:
+        """Read a Parquet file (needs pandas with pyarrow); keywords as in :meth:`from_frame`."""
+        from .io import read_parquet_columns
+
+        return cls.from_frame(read_parquet_columns(path), **columns)
+
+    # Basic properties ----------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.user_codes)
+
+    @property
+    def n_users(self) -> int:
+        """Number of ids in the user map."""
+        return len(self.users)
+
+    @property
+    def n_items(self) -> int:
+        """Number of ids in the item map."""
+        return len(self.items)
+
+    @property
+    def user(self) -> np.ndarray:
+        """External user id of every row."""
+        return self.users.take(self.user_codes)
+
+    @property
+    def item(self) -> np.ndarray:
+        """External item id of every row."""
+        return self.items.take(self.item_codes)
+
+    @property
+    def event_names(self) -> np.ndarray | None:
+        """Event type name of every row (``None`` if there is no event column)."""
+        if self.event is None:
+            return None
+        return np.asarray(self.event_types, dtype=object)[self.event]
+
+    @property
+    def has_time(self) -> bool:
+        """Whether times were given (rather than taken from the row order)."""
+        return self.time_kind != "order"
+
+    def __repr__(self) -> str:
+        cols = ["user", "item", "time"]
+        if self.event is not None:
+            cols.append("event")
+        if self.weight is not None:
+            cols.append("weight")
+        return (
+            f"Interactions(n_events={len(self)}, n_users={self.n_users}, n_items={self.n_items}, "
+            f"columns={cols})"
+        )
+
+    def _replace(self, **kwargs: Any) -> Interactions:
+        state = dict(
+            user_codes=self.user_codes, item_codes=self.item_codes, time=self.time,
+            users=self.users, items=self.items, event=self.event, weight=self.weight,
+        )
+        state.update(kwargs)
+        return Interactions(**state, event_types=self.event_types, time_kind=self.time_kind)
+
+    # Conversion ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, np.ndarray]:
+        """Columns as numpy arrays with external ids (datetimes back as ``datetime64[us]``)."""
+        out = {"user": self.user, "item": self.item, "time": self.time_values()}
+        if self.event is not None:
+            out["event"] = self.event_names
+        if self.weight is not None:
+            out["weight"] = self.weight
+        return out
+
+    def time_values(self) -> np.ndarray:
+        """Times in their input form: ``datetime64`` for datetimes, numbers otherwise."""
+        if self.time_kind == "datetime":
+            return seconds_to_datetime(self.time)
+        return self.time
+
+    def to_frame(self) -> Any:
+        """A pandas DataFrame of :meth:`to_dict` (requires pandas)."""
+        try:
+            import pandas as pd
+        except ImportError as err:  # pragma: no cover
+            raise ImportError("to_frame() needs pandas: pip install pandas") from err
+        return pd.DataFrame(self.to_dict())
+
+    def event_weights(self, weights: Mapping[str, float] | None = None) -> np.ndarray:
+        """Per-row worth of the event type (1.0 for all rows without an event column).
+
+        Raises:
+            DataValidationError: when ``weights`` lacks an event type present in the data.
+        """
+        if self.event is None:
+            return np.ones(len(self), dtype=np.float64)
+        table = dict(DEFAULT_EVENT_WEIGHTS if weights is None else weights)
+        present = np.unique(self.event)
+        missing = [self.event_types[c] for c in present if self.event_types[c] not in table]
+        if missing:
+            raise DataValidationError(
+                f"no weight for event type(s) {missing}; add them to event_weights "
+                f"(given: {sorted(table)})."
+            )
+        lut = np.array([table.get(name, 0.0) for name in self.event_types], dtype=np.float64)
+        return lut[self.event]
+
+    def to_csr(
+        self,
+        weighting: str = "count",
+        *,
+        event_weights: Mapping[str, float] | None = None,
+        dtype: Any = np.float32,
+    ) -> sp.csr_matrix:
+        """The user x item matrix (shape ``(n_users, n_items)``).
+
+        Args:
+            weighting: ``"count"`` (number of events), ``"sum"`` (sum of ``weight``),
+                ``"binary"`` (1 if any event), ``"event"`` (sum of event-type worth),
+                ``"last"`` (the ``weight`` of the latest event: ratings that were revised).
+            event_weights: Worth per event type for ``weighting="event"``.
+            dtype: Value dtype.
+        """
+        shape = (self.n_users, self.n_items)
+        if weighting == "count" or weighting == "binary":
+            vals = np.ones(len(self), dtype=np.float64)
+        elif weighting == "sum":
+            vals = self.weight if self.weight is not None else np.ones(len(self))
+        elif weighting == "event":
+            vals = self.event_weights(event_weights)
+        elif weighting == "last":
+            order = self.sort_order()
+            u, i = self.user_codes[order], self.item_codes[order]
+            w = self.weight[order] if self.weight is not None else np.ones(len(self))
+            key = u * np.int64(self.n_items) + i
+            # last occurrence of every (user, item) in time order
+            _, last_rev = np.unique(key[::-1], return_index=True)
+            keep = len(key) - 1 - last_rev
+            return sp.csr_matrix((w[keep].astype(dtype), (u[keep], i[keep])), shape=shape)
+        else:
+            raise ValueError(
+                f"weighting must be 'count', 'sum', 'binary', 'event' or 'last', got {weighting!r}."
+            )
+        m = sp.csr_matrix((vals, (self.user_codes, self.item_codes)), shape=shape, dtype=np.float64)
+        m.sum_duplicates()
+        if weighting == "binary":
+            m.data[:] = 1.0
+        m.sort_indices()
+        return m.astype(dtype)
+
+    def sort_order(self) -> np.ndarray:
+        """Row indices sorted by (user, time), ties kept in row order."""
+        if self._order is None:
+            self._order = np.lexsort((np.arange(len(self)), self.time, self.user_codes))
+        return self._order
+
+    def sequence_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(indptr, order)``: user ``u``'s events are rows ``order[indptr[u]:indptr[u+1]]``, in time order."""
+        order = self.sort_order()
+        counts = np.bincount(self.user_codes, minlength=self.n_users)
+        indptr = np.zeros(self.n_users + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        return indptr, order
+
+    def sequences(self, return_times: bool = False) -> list[Any]:
+        """Every user's item codes in time order (one array per user code).
+
+        Args:
+            return_times: Return ``(items, times)`` pairs instead.
+        """
+        indptr, order = self.sequence_arrays()
+        items = np.split(self.item_codes[order], indptr[1:-1])
+        if not return_times:
+            return items
+        times = np.split(self.time[order], indptr[1:-1])
+        return list(zip(items, times))
+
+    # Slicing -------------------------------------------------------------------------------
+    def select(self, rows: Any) -> Interactions:
+        """Rows by boolean mask or index array; the id maps are shared."""
+        rows = np.asarray(rows)
+        if rows.dtype == bool and len(rows) != len(self):
+            raise DataValidationError(
+                f"boolean mask has {len(rows)} entries but there are {len(self)} rows."
+            )
+        return self._replace(
+            user_codes=self.user_codes[rows], item_codes=self.item_codes[rows], time=self.time[rows],
+            event=None if self.event is None else self.event[rows],
+            weight=None if self.weight is None else self.weight[rows],
+        )
+
+    def between(self, start: Any = None, end: Any = None) -> Interactions:
+        """Events with ``start <= time < end`` (either bound may be ``None``)."""
+        mask = np.ones(len(self), dtype=bool)
+        if start is not None:
+            mask &= self.time >= as_time_query(start)[0]
+        if end is not None:
+            mask &= self.time < as_time_query(end)[0]
+        return self.select(mask)
+
+    def before(self, t: Any) -> Interactions:
+        """Events strictly before ``t``."""
+        return self.between(None, t)
+
+    def after(self, t: Any) -> Interactions:
+        """Events at or after ``t``."""
+        return self.between(t, None)
+
+    def for_users(self, users: Any) -> Interactions:
+        """Events of the given external user ids (unknown ids raise ``UnknownIdError``)."""
+        codes = self.users.codes(users)
+        return self.select(np.isin(self.user_codes, codes))
+
+    def for_items(self, items: Any) -> Interactions:
+        """Events on the given external item ids."""
+        codes = self.items.codes(items)
+        return self.select(np.isin(self.item_codes, codes))
+
+    def with_maps(self, users: IdMap | None = None, items: IdMap | None = None) -> Interactions:
+        """Re-code into other maps (extended with any id they lack), e.g. a fitted model's."""
+        out_users = self.users if users is None else users.extend(self.users.ids)
+        out_items = self.items if items is None else items.extend(self.items.ids)
+        ucodes = self.user_codes if users is None else out_users.codes(self.users.ids)[self.user_codes]
+        icodes = self.item_codes if items is None else out_items.codes(self.items.ids)[self.item_codes]
+        return self._replace(user_codes=ucodes, item_codes=icodes, users=out_users, items=out_items)
+
+    def compact(self) -> Interactions:
+        """Drop ids that have no event from the maps (codes are renumbered)."""
+        u_used, u_codes = np.unique(self.user_codes, return_inverse=True)
+        i_used, i_codes = np.unique(self.item_codes, return_inverse=True)
+        users = IdMap(self.users.take(u_used), "user")
+        items = IdMap(self.items.take(i_used), "item")
+        return self._replace(user_codes=u_codes, item_codes=i_codes, users=users, items=items)
+
+    def concat(self, other: Interactions) -> Interactions:
+        """These events followed by ``other``'s; maps are merged (codes here are kept)."""
+        if (self.event is None) != (other.event is None):
+            raise DataValidationError("cannot concatenate interactions with and without an event column.")
+        if (self.weight is None) != (other.weight is None):
+            raise DataValidationError("cannot concatenate interactions with and without a weight column.")
+        if (self.time_kind == "datetime") != (other.time_kind == "datetime"):
+            raise DataTypeError("cannot concatenate datetime times with numeric times.")
+        o = other.with_maps(self.users, self.items)
+        vocab = list(self.event_types) + [e for e in other.event_types if e not in self.event_types]
+        ev = None
+        if self.event is not None and other.event is not None:
+            remap = np.array([vocab.index(e) for e in other.event_types], dtype=np.int16)
+            ev = np.concatenate([self.event, remap[other.event]])
+        out = Interactions(
+            np.concatenate([self.user_codes, o.user_codes]),
+            np.concatenate([self.item_codes, o.item_codes]),
+            np.concatenate([self.time, o.time]),
+            o.users, o.items, ev,
+            None if self.weight is None else np.concatenate([self.weight, o.weight]),
+            event_types=vocab, time_kind=self.time_kind,
+        )
+        return out
+
+    __add__ = concat
+
+
+def encode_events(event: Any, vocab: Sequence[str], n: int, default_vocab: bool) -> np.ndarray:
+    """Event names -> codes into ``vocab``; unknown names raise with the fix."""
+    arr = as_1d(event, "event")
+    if len(arr) != n:
+        raise DataValidationError(
+            f"column 'event' has {len(arr)} rows but the other columns have {n}; "
+            "all columns must have the same length."
+        )
+    check_no_missing(arr, "event")
+    names, inverse = np.unique(arr.astype(str), return_inverse=True)
+    lut = {name: k for k, name in enumerate(vocab)}
+    codes = np.array([lut.get(name, -1) for name in names.tolist()], dtype=np.int16)
+    if (codes < 0).any():
+        bad_name = str(names[int(np.flatnonzero(codes < 0)[0])])
+        row = int(np.flatnonzero(arr.astype(str) == bad_name)[0])
+        hint = (
+            "pass event_types=[...] listing your own event names"
+            if default_vocab else "add it to event_types"
+        )
+        raise DataValidationError(
+            f"column 'event': unknown event {bad_name!r} at row {row}; known events are "
+            f"{list(vocab)}: {hint}."
+        )
+    return codes[inverse.reshape(-1)]

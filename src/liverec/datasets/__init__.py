@@ -1,0 +1,1 @@
+"""Data sets: the synthetic live-commerce generator and loaders for real files."""

@@ -1,0 +1,118 @@
+"""Popularity baselines: global, recent-window and currently-live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..base import BaseRecommender, History
+from ..data import Interactions, LiveSchedule
+from ..exceptions import DataValidationError
+from ..persistence import register
+
+_STRATEGIES = ("global", "recent", "live")
+_WEIGHTINGS = ("count", "users", "event", "sum")
+
+
+@register
+class Popularity(BaseRecommender):
+    """Recommend what most people do: the non-personalised baseline every model must beat.
+
+    Args:
+        strategy: ``"global"`` ranks by all-time popularity. ``"recent"`` ranks by the
+            events in the ``window`` before the request time ``at`` (before the end of the
+            training data when ``at`` is not given). ``"live"`` ranks by all-time popularity
+            but only among the items live at ``at`` (it needs ``at`` and a schedule).
+        window: Length of the recent window, in the time unit of the data (seconds for
+            datetimes). ``None`` uses the last tenth of the training time span.
+        weighting: What an item's popularity counts: ``"count"`` events, distinct
+            ``"users"``, ``"event"`` (event-type worth) or ``"sum"`` of weights.
+
+    Examples:
+        >>> from liverec.data import Interactions
+        >>> X = Interactions.from_arrays(user=[1, 2, 2, 3], item=["a", "b", "a", "a"])
+        >>> Popularity().fit(X).recommend(1, k=2).items.tolist()
+        [['a', 'b']]
+    """
+
+    def __init__(self, strategy: str = "global", window: float | None = None, weighting: str = "count") -> None:
+        self.strategy = strategy
+        self.window = window
+        self.weighting = weighting
+
+    def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
+        if self.strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be one of {_STRATEGIES}, got {self.strategy!r}.")
+        if self.weighting not in _WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {_WEIGHTINGS}, got {self.weighting!r}.")
+        if self.window is not None and not self.window > 0:
+            raise ValueError(f"window must be positive, got {self.window!r}.")
+        w = self._row_weights(interactions)
+        n_items = interactions.n_items
+        if self.weighting == "users":
+            pairs = np.unique(interactions.user_codes * np.int64(n_items) + interactions.item_codes)
+            counts = np.bincount(pairs % n_items, minlength=n_items).astype(np.float64)
+        else:
+            counts = np.bincount(interactions.item_codes, weights=w, minlength=n_items)
+        self.item_popularity_ = counts.astype(np.float32)
+        order = np.argsort(interactions.time, kind="stable")
+        self.event_times_ = interactions.time[order]
+        self.event_items_ = interactions.item_codes[order]
+        self.event_weights_ = w[order]
+        span = float(self.event_times_[-1] - self.event_times_[0])
+        self.window_ = float(self.window) if self.window is not None else max(span / 10.0, 1e-9)
+        self.t_end_ = float(self.event_times_[-1]) + 1e-9
+
+    def _row_weights(self, X: Interactions) -> np.ndarray:
+        if self.weighting == "event":
+            return X.event_weights()
+        if self.weighting == "sum" and X.weight is not None:
+            return X.weight
+        return np.ones(len(X), dtype=np.float64)
+
+    def _recent_counts(self, t: float) -> np.ndarray:
+        lo, hi = np.searchsorted(self.event_times_, [t - self.window_, t], side="left")
+        counts = np.bincount(self.event_items_[lo:hi], weights=self.event_weights_[lo:hi],
+                             minlength=len(self.items_)).astype(np.float32)
+        # all-time popularity breaks ties (and ranks items with no recent event)
+        tie = self.item_popularity_ / (self.item_popularity_.max() + 1.0)
+        return counts + tie
+
+    def _scores_at(self, n: int, at: np.ndarray | None) -> np.ndarray:
+        if self.strategy == "live" and at is None:
+            raise DataValidationError(
+                "Popularity(strategy='live') ranks the items live at a time: pass at=... "
+                "(and a schedule to fit or recommend)."
+            )
+        if self.strategy != "recent":
+            return np.broadcast_to(self.item_popularity_, (n, len(self.item_popularity_)))
+        times = np.full(n, self.t_end_) if at is None else at
+        uniq, inv = np.unique(times, return_inverse=True)
+        table = np.stack([self._recent_counts(t) for t in uniq])
+        return table[inv]
+
+    def _score_known(self, user_codes: np.ndarray, at: np.ndarray | None) -> np.ndarray:
+        return self._scores_at(len(user_codes), at)
+
+    def _score_history(self, histories: list[History], at: np.ndarray | None) -> np.ndarray:
+        return self._scores_at(len(histories), at)
+
+    def _predict_pairs(self, user_codes: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
+        return self.item_popularity_[item_codes]
+
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        return {"window": self.window_, "t_end": self.t_end_}, {
+            "item_popularity": self.item_popularity_, "event_times": self.event_times_,
+            "event_items": self.event_items_, "event_weights": self.event_weights_,
+        }
+
+    def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        self.window_ = float(attributes["window"])
+        self.t_end_ = float(attributes["t_end"])
+        self.item_popularity_ = arrays["item_popularity"]
+        self.event_times_ = arrays["event_times"]
+        self.event_items_ = arrays["event_items"]
+        self.event_weights_ = arrays["event_weights"]
+        if len(self.item_popularity_) != len(self.items_):
+            raise ValueError("item_popularity does not match the item map")
