@@ -364,13 +364,13 @@ class BaseRecommender(ParamsMixin):
         if not self._supports_history:
             raise NotImplementedError(f"{type(self).__name__} does not support history (fold-in).")
         hist_idx = np.flatnonzero(~known)
-        hist_scores = torch.as_tensor(self._score_history(
+        hist_scores = _as_float_tensor(self._score_history(
             [histories[j] for j in hist_idx], None if at is None else at[hist_idx]
-        )).float()
+        ))
         if not known.any():
             return hist_scores
         known_idx = np.flatnonzero(known)
-        known_scores = torch.as_tensor(self._score_known(codes[known_idx], None if at is None else at[known_idx])).float()
+        known_scores = _as_float_tensor(self._score_known(codes[known_idx], None if at is None else at[known_idx]))
         out = torch.empty((len(codes), known_scores.shape[1]), dtype=torch.float32)
         out[torch.as_tensor(known_idx)] = known_scores.cpu()
         out[torch.as_tensor(hist_idx)] = hist_scores.cpu()

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataValidationError
-from ._columns import TimeKind, as_1d, as_times, check_lengths, check_no_missing, normalize_ids
+from ._columns import TimeKind, as_1d, as_times, check_lengths, check_no_missing, missing_mask, normalize_ids
 from .idmap import IdMap
 
 #: The kinds of text a live stream produces.
@@ -61,7 +61,7 @@ class TextEvents:
             text: The strings. ``None``/NaN is an error; an empty string is allowed.
             time: When the text appeared (numbers or datetimes); ``None`` uses 0 for all.
             kind: One of :data:`TEXT_KINDS` per row, or one name for all rows.
-            user: Optional author of each text (for comments).
+            user: Optional author of each text (for comments); ``None`` for rows without one.
             items: Existing item map to code items with (e.g. the interactions' map).
         """
         it = as_1d(item, "item")
@@ -94,11 +94,13 @@ class TextEvents:
         if (codes < 0).any():
             row = int(np.flatnonzero(codes < 0)[0])
             raise DataValidationError(
-                f"column 'kind': unknown kind {kinds[row]!r} at row {row}; use one of {list(TEXT_KINDS)}."
+                f"column 'kind': unknown kind {str(kinds[row])!r} at row {row}; use one of {list(TEXT_KINDS)}."
             )
         users = None
         if user is not None:
-            users = normalize_ids(user, "user")
+            raw_users = as_1d(user, "user")
+            # titles and transcripts have no author: missing users are allowed here
+            users = raw_users if missing_mask(raw_users).any() else normalize_ids(raw_users, "user")
             if len(users) != n:
                 raise DataValidationError(f"column 'user' has {len(users)} rows, expected {n}.")
         if items is None:

@@ -1,0 +1,98 @@
+"""The estimator API shared by all models: params, Recommendations, history, filters."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from liverec.base import Recommendations
+from liverec.data import Interactions
+from liverec.exceptions import NotFittedError, UnknownItemError, UnknownUserError
+from liverec.models import Popularity
+
+
+def _data() -> Interactions:
+    return Interactions.from_arrays(user=[1, 1, 2, 3, 3, 3], item=["a", "b", "a", "a", "c", "b"],
+                                    time=[1, 2, 3, 4, 5, 6])
+
+
+def test_set_params_rejects_unknown_names() -> None:
+    with pytest.raises(ValueError, match="no parameter 'strategyy'.*valid parameters"):
+        Popularity().set_params(strategyy="live")
+
+
+def test_get_set_params_round_trip() -> None:
+    model = Popularity(strategy="recent", window=5.0)
+    twin = Popularity().set_params(**model.get_params())
+    assert twin.get_params() == model.get_params()
+    assert repr(twin) == "Popularity(strategy='recent', window=5.0)"
+
+
+def test_sklearn_clone_gives_unfitted_copy() -> None:
+    clone = pytest.importorskip("sklearn.base").clone
+    model = Popularity(strategy="recent").fit(_data())
+    twin = clone(model)
+    assert twin.get_params() == model.get_params() and not hasattr(twin, "is_fitted_")
+
+
+def test_not_fitted_error_is_also_attribute_error() -> None:
+    with pytest.raises(NotFittedError, match="call fit"):
+        Popularity().recommend([1])
+    assert not hasattr(Popularity(), "item_popularity_")
+
+
+def test_recommendations_are_padded_when_few_candidates() -> None:
+    recs = Popularity().fit(_data()).recommend([1, 2], k=3, candidates=["a", "b"])
+    assert recs.items.dtype == object and recs.items[:, 2].tolist() == [None, None]
+    assert recs.mask.tolist() == [[True, True, False]] * 2
+    assert recs[0] == ["a", "b"]
+    assert [r["rank"] for r in recs.to_records()] == [1, 2, 1, 2]
+
+
+def test_recommendations_to_frame() -> None:
+    pytest.importorskip("pandas")
+    frame = Popularity().fit(_data()).recommend([1], k=2).to_frame()
+    assert frame.columns.tolist() == ["user", "rank", "item", "score"] and len(frame) == 2
+
+
+def test_recommendations_keep_native_dtype_without_padding() -> None:
+    recs = Recommendations.from_codes(np.array([1]), np.array([[1, 0]]), np.array([[2.0, 1.0]]),
+                                      _data().items)
+    assert recs.items.dtype.kind == "U"
+
+
+def test_unknown_user_error_names_history() -> None:
+    with pytest.raises(UnknownUserError, match="history=") as info:
+        Popularity().fit(_data()).recommend([99])
+    assert isinstance(info.value, KeyError)
+
+
+def test_predict_unknown_item_raises() -> None:
+    with pytest.raises(UnknownItemError):
+        Popularity().fit(_data()).predict([1], ["zzz"])
+
+
+def test_per_user_exclude_dict() -> None:
+    recs = Popularity().fit(_data()).recommend([1, 2], k=1, exclude={1: ["a"]})
+    assert recs.items[:, 0].tolist() == ["b", "a"]
+
+
+def test_history_as_interactions() -> None:
+    model = Popularity().fit(_data())
+    new = Interactions.from_arrays(["new"], ["c"], time=[9])
+    recs = model.recommend(["new"], k=2, history=new, exclude_seen=True)
+    assert "c" not in recs[0]
+
+
+def test_k_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        Popularity().fit(_data()).recommend([1], k=0)
+
+
+def test_import_is_light() -> None:
+    code = "import sys, liverec; print('transformers' in sys.modules, 'torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == "False", "import liverec must not import transformers"
