@@ -10,12 +10,14 @@ from collections.abc import Callable
 import pytest
 
 from liverec.base import BaseRecommender
-from liverec.models import Popularity
+from liverec.models import Popularity, SequentialTransformer
 from liverec.testing import CHECKS
 
 MODELS: dict[str, Callable[[], BaseRecommender]] = {
     "Popularity-global": lambda: Popularity(),
     "Popularity-recent": lambda: Popularity(strategy="recent", weighting="event"),
+    "SequentialTransformer-tiny": lambda: SequentialTransformer(
+        embedding_dim=16, max_len=16, n_epochs=3, batch_size=16, repeat_aware=True, random_state=0, verbose=False),
 }
 
 
