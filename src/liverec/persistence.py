@@ -181,7 +181,16 @@ def decode_value(value: Any) -> Any:
     return value
 
 
+# Subpackages that ``import liverec`` does not import eagerly but whose classes can be saved.
+_LAZY_MODULES = ("liverec.text",)
+
+
 def _lookup(name: Any) -> type:
+    if isinstance(name, str) and name not in _REGISTRY:
+        import importlib
+
+        for module in _LAZY_MODULES:
+            importlib.import_module(module)
     if not isinstance(name, str) or name not in _REGISTRY:
         raise PersistenceError(
             f"unknown class {name!r} in config.json; loadable classes: {sorted(_REGISTRY)}."

@@ -1,0 +1,174 @@
+"""What every liverec text encoder shares: input checking, the scikit-learn transformer shape,
+and saving/loading through :mod:`liverec.persistence`.
+
+An encoder maps a sequence of strings to a float32 matrix ``(n_texts, dim)`` whose rows are
+L2-normalised (or zero). The rules for awkward input are the same for all encoders:
+
+* an empty (or whitespace-only) string encodes to the **zero vector** — it carries no
+  evidence, and a zero row adds nothing to a sum or a weighted mean of embeddings;
+* ``None`` or NaN is an **error** (:class:`~liverec.exceptions.DataValidationError`) naming the
+  row — write ``""`` for "no text", or drop the row;
+* a bare string (instead of a list of strings) is an error too, because iterating it would
+  encode each character separately.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+from typing_extensions import Self
+
+from .. import persistence
+from .._params import ParamsMixin
+from ..exceptions import DataTypeError, DataValidationError
+
+__all__ = ["BaseTextEncoder", "check_texts"]
+
+
+def check_texts(texts: Any, name: str = "texts") -> list[str]:
+    """Validate a batch of texts and return it as a list of ``str``.
+
+    Args:
+        texts: A sequence of strings (list, tuple, numpy array, pandas Series, any iterable).
+        name: What to call the argument in error messages.
+
+    Returns:
+        The texts as a list.
+
+    Raises:
+        DataTypeError: ``texts`` is a single string, not iterable, or holds a non-string.
+        DataValidationError: an element is ``None`` or NaN.
+
+    Examples:
+        >>> check_texts(("a", "直播"))
+        ['a', '直播']
+        >>> check_texts([None])
+        Traceback (most recent call last):
+        ...
+        liverec.exceptions.DataValidationError: texts: missing text (None/NaN) at row 0; ...
+    """
+    if isinstance(texts, (str, bytes)):
+        raise DataTypeError(
+            f"{name} must be a sequence of strings, got a single {type(texts).__name__}; "
+            "wrap it in a list: [text]."
+        )
+    if hasattr(texts, "to_numpy"):  # pandas Series / Index
+        texts = texts.to_numpy()
+    if isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise DataTypeError(f"{name} must be one-dimensional, got an array of shape {texts.shape}.")
+        texts = texts.tolist()
+    elif not isinstance(texts, list):
+        if not isinstance(texts, Iterable):
+            raise DataTypeError(f"{name} must be a sequence of strings, got {type(texts).__name__}.")
+        texts = list(texts)
+    if all(type(t) is str for t in texts):
+        return texts
+    for row, value in enumerate(texts):
+        if value is None or (isinstance(value, float) and value != value):
+            raise DataValidationError(
+                f"{name}: missing text (None/NaN) at row {row}; use '' for an empty text "
+                "(it encodes to the zero vector) or drop the row."
+            )
+        if not isinstance(value, str):
+            raise DataTypeError(
+                f"{name}: expected a string at row {row}, got {type(value).__name__} ({value!r})."
+            )
+    return [str(t) for t in texts]  # str subclasses (e.g. numpy.str_) become plain str
+
+
+class BaseTextEncoder(ParamsMixin):
+    """Base class of liverec text encoders (scikit-learn transformer shape).
+
+    Subclasses implement :meth:`_transform` (validated ``list[str]`` -> float32 matrix) and
+    provide ``dim`` (the number of output columns, a parameter or a property); encoders that learn something implement :meth:`_fit` and set fitted
+    attributes ending in ``_``. :meth:`_get_state` / :meth:`_set_state` carry fitted state
+    through :meth:`save` and :func:`liverec.load`.
+    """
+
+    #: Whether ``transform`` works before ``fit`` (a pre-trained or stateless encoder).
+    _stateless: bool = True
+
+    # scikit-learn API ------------------------------------------------------------------------
+    def fit(self, texts: Any = None, y: Any = None) -> Self:
+        """Learn what the encoder needs from ``texts`` (nothing for stateless encoders).
+
+        Args:
+            texts: A sequence of strings; may be ``None`` for encoders that learn nothing.
+            y: Ignored (scikit-learn pipeline compatibility).
+
+        Returns:
+            ``self``.
+        """
+        checked = None if texts is None else check_texts(texts)
+        self._fit(checked)
+        self.is_fitted_ = True
+        return self
+
+    def transform(self, texts: Any) -> np.ndarray:
+        """Encode texts.
+
+        Args:
+            texts: A sequence of strings. ``""`` gives a zero row; ``None`` is an error.
+
+        Returns:
+            float32 array ``(len(texts), dim)``, rows L2-normalised (or zero).
+        """
+        self._check_ready()
+        checked = check_texts(texts)
+        if not checked:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        out = self._transform(checked)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def fit_transform(self, texts: Any, y: Any = None) -> np.ndarray:
+        """``fit(texts)`` then ``transform(texts)``."""
+        return self.fit(texts).transform(texts)
+
+    def __call__(self, texts: Any) -> np.ndarray:
+        """Same as :meth:`transform`, so an encoder can be passed where a function is expected."""
+        return self.transform(texts)
+
+    # Hooks --------------------------------------------------------------------------------------
+    def _fit(self, texts: list[str] | None) -> None:
+        """Learn state from validated texts (default: nothing)."""
+
+    def _transform(self, texts: list[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check_ready(self) -> None:
+        if not self._stateless and not getattr(self, "is_fitted_", False):
+            from ..exceptions import NotFittedError
+
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(texts) first "
+                "(it learns state that transform needs)."
+            )
+
+    # Persistence --------------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Fitted state: JSON-safe attributes and arrays (default: none)."""
+        return {}, {}
+
+    def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`_get_state` wrote (default: nothing)."""
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save to a directory (``config.json`` + ``arrays.safetensors``); load with :func:`liverec.load`.
+
+        Args:
+            path: Directory to write (created if needed; existing files are overwritten).
+        """
+        fitted = bool(getattr(self, "is_fitted_", False))
+        attrs, arrays = self._get_state() if fitted else ({}, {})
+        attrs = {**attrs, "fitted": fitted}
+        persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, dict(arrays))
+
+    def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Called by :func:`liverec.load` on a freshly constructed encoder."""
+        if attributes.get("fitted", False):
+            self._load_state(attributes, arrays)
+            self.is_fitted_ = True
