@@ -29,7 +29,7 @@ test: $(VENV)/.installed-dev
 	$(PY) -m pytest
 
 lint: $(VENV)/.installed-dev
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests benchmarks examples
 	$(VENV)/bin/mypy src
 
 docs: $(VENV)/.installed-dev

@@ -65,14 +65,14 @@ def fmt(x: Any) -> str:
 
 def markdown_table(columns: list[str], rows: Iterable[Iterable[Any]]) -> str:
     """A GitHub-flavoured Markdown table; numeric columns are right-aligned."""
-    rows = [list(r) for r in rows]
+    table = [list(r) for r in rows]
     numeric = [
-        bool(rows) and all(isinstance(r[i], (int, float)) or r[i] is None for r in rows if i < len(r))
+        bool(table) and all(isinstance(r[i], (int, float)) or r[i] is None for r in table if i < len(r))
         for i in range(len(columns))
     ]
     lines = ["| " + " | ".join(fmt(c) for c in columns) + " |"]
     lines.append("|" + "|".join("---:" if n else "---" for n in numeric) + "|")
-    for r in rows:
+    for r in table:
         cells = [fmt(v) for v in r] + [""] * (len(columns) - len(r))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
