@@ -1,1 +1,20 @@
-"""placeholder"""
+"""Leakage-free splits for recommender evaluation.
+
+* :func:`temporal_split`: a global time cut (train before, test after).
+* :func:`leave_last_out`: each user's last events held out (the ML-1M / SASRec protocol).
+* :func:`live_split`: the live-streaming protocol: one case per user in a final time
+  window, their last event as the target and the events before it as history.
+
+Every split returns a :class:`Split` whose parts share the id maps of the input, so codes
+mean the same in train and test; pass it straight to :func:`liverec.metrics.evaluate`.
+
+Examples:
+    >>> from liverec.data import Interactions
+    >>> X = Interactions.from_arrays([1, 1, 2, 2], ["a", "b", "a", "c"], time=[1, 2, 1, 3])
+    >>> temporal_split(X, at=2)
+    Split(train=2, test=2 events)
+"""
+
+from ._split import Split, leave_last_out, live_split, temporal_split
+
+__all__ = ["Split", "leave_last_out", "live_split", "temporal_split"]
