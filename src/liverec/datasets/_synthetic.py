@@ -74,7 +74,7 @@ class LiveCommerceData:
         counts = {name: int(c) for name, c in zip(X.event_types, ev)}
         views = max(counts["view"], 1)
         out: dict[str, Any] = {
-            "n_users": int(len(np.unique(X.user_codes))),
+            "n_users": int(len(_unique(X.user_codes))),
             "n_streamers": int(len(self.items["item"])),
             "n_products": int(len(self.products["product"])),
             "n_broadcasts": len(self.schedule),
@@ -164,11 +164,28 @@ def _mixture_hours(rng: np.random.Generator, n: int, weights: list[float], means
 
 
 def _segment_argmax(segment: np.ndarray, score: np.ndarray) -> np.ndarray:
-    """Row index of the highest score in every run of equal, sorted-or-not ``segment`` values."""
-    order = np.lexsort((score, segment))
-    seg = segment[order]
-    last = np.r_[seg[1:] != seg[:-1], True]
-    return order[last]
+    """Row index of the highest score in every run of equal values of the sorted ``segment``."""
+    if len(segment) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, segment[1:] != segment[:-1]])
+    best = np.maximum.reduceat(score, starts)
+    lengths = np.diff(np.r_[starts, len(segment)])
+    hit = np.flatnonzero(score == np.repeat(best, lengths))
+    first = np.r_[True, segment[hit][1:] != segment[hit][:-1]]
+    return hit[first]
+
+
+def _unique(a: np.ndarray, return_counts: bool = False) -> Any:
+    """Sorted distinct values (and their counts) of an int array, by sorting.
+
+    numpy >= 2.3 hashes in ``np.unique``, which is many times slower than a sort for
+    arrays with many distinct values.
+    """
+    b = np.sort(a)
+    first = np.flatnonzero(np.r_[True, b[1:] != b[:-1]]) if len(b) else np.zeros(0, dtype=np.int64)
+    if not return_counts:
+        return b[first]
+    return b[first], np.diff(np.r_[first, len(b)])
 
 
 def _in_sorted(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -417,7 +434,7 @@ def make_live_commerce(
             live, _ = _in_sorted(live_keys, np.repeat(slot, n_fav) * S + fs)
             c_sess.append(fsess[live])
             c_item.append(fs[live])
-        key = np.unique(np.concatenate(c_sess) * S + np.concatenate(c_item))
+        key = _unique(np.concatenate(c_sess) * S + np.concatenate(c_item))
         cs, ci = key // S, key % S
         cu = su[cs]
         is_fav = (favorites[cu] == ci[:, None]).any(axis=1) if n_fav else np.zeros(len(cs), dtype=bool)
@@ -432,11 +449,13 @@ def make_live_commerce(
         v_time.append(slot[cs[pick]] * SLOT + rng.integers(0, SLOT, size=len(pick)))
         v_eng.append(eng)
         v_fav.append(is_fav[pick])
-        today, cnt = np.unique(cu[pick] * S + ci[pick], return_counts=True)
-        merged = np.concatenate([hist_keys, today])
-        merged_cnt = np.concatenate([hist_counts, cnt])
-        hist_keys, inv = np.unique(merged, return_inverse=True)
-        hist_counts = np.bincount(inv.reshape(-1), weights=merged_cnt).astype(np.int64)
+        # add today's visits to the history (sorted keys; new keys inserted in place)
+        today, cnt = _unique(cu[pick] * S + ci[pick], return_counts=True)
+        found, hpos = _in_sorted(hist_keys, today)
+        hist_counts[hpos[found]] += cnt[found]
+        at = np.searchsorted(hist_keys, today[~found])
+        hist_keys = np.insert(hist_keys, at, today[~found])
+        hist_counts = np.insert(hist_counts, at, cnt[~found])
 
     if not v_user:
         raise DataValidationError(
@@ -519,7 +538,7 @@ def make_live_commerce(
     r_user = np.concatenate(rows_user)
     r_time = np.concatenate(rows_time)
     order = np.lexsort((np.concatenate(rows_event), r_user, r_time))
-    used_users = np.unique(r_user)
+    used_users = _unique(r_user)
     user_map = IdMap(used_users, "user")
     interactions = Interactions(
         np.searchsorted(used_users, r_user[order]), np.concatenate(rows_item)[order],
@@ -538,7 +557,7 @@ def make_live_commerce(
         pe_user = pe_item = pe_time = pe_event = np.zeros(0, dtype=np.int64)
         pe_weight = np.zeros(0)
     order = np.lexsort((pe_event, pe_user, pe_time))
-    pe_users = np.unique(pe_user)
+    pe_users = _unique(pe_user)
     product_events = Interactions(
         np.searchsorted(pe_users, pe_user[order]), pe_item[order], (t0 + pe_time[order]).astype(np.float64),
         IdMap(pe_users, "user") if len(pe_users) else IdMap(np.zeros(0, np.int64), "user"),
