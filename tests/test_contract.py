@@ -10,12 +10,15 @@ from collections.abc import Callable
 import pytest
 
 from liverec.base import BaseRecommender
-from liverec.models import Popularity, SequentialTransformer
+from liverec.models import ALS, Popularity, ProfileRanker, SequentialTransformer
 from liverec.testing import CHECKS
 
 MODELS: dict[str, Callable[[], BaseRecommender]] = {
+    "ALS-cg": lambda: ALS(n_factors=8, n_epochs=4, random_state=0, threads=1),
+    "ALS-cholesky": lambda: ALS(n_factors=8, n_epochs=3, solver="cholesky", random_state=0, threads=2),
     "Popularity-global": lambda: Popularity(),
     "Popularity-recent": lambda: Popularity(strategy="recent", weighting="event"),
+    "ProfileRanker-tiny": lambda: ProfileRanker(n_windows=2, n_epochs=3, embedding_dim=8, random_state=0),
     "SequentialTransformer-tiny": lambda: SequentialTransformer(
         embedding_dim=16, max_len=16, n_epochs=3, batch_size=16, repeat_aware=True, random_state=0, verbose=False),
 }

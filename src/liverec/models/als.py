@@ -1,0 +1,335 @@
+"""Implicit-feedback matrix factorisation by alternating least squares (Hu, Koren, Volinsky 2008)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from typing_extensions import Self
+
+from ..base import BaseRecommender, History, _binary_csr
+from ..data import Interactions, LiveSchedule
+from ..exceptions import DataValidationError
+from ..persistence import register
+
+__all__ = ["ALS"]
+
+_SOLVERS = ("cg", "cholesky")
+_WEIGHTINGS = ("count", "binary", "sum")
+
+
+@register
+class ALS(BaseRecommender):
+    """Implicit-feedback ALS: weighted matrix factorisation of what users did.
+
+    Every user ``u`` and item ``i`` get a vector (``x_u``, ``y_i``) of ``n_factors`` numbers.
+    The model minimises, over *all* user-item pairs,
+
+    ``sum_ui c_ui (p_ui - x_u . y_i)^2 + regularization (sum_u |x_u|^2 + sum_i |y_i|^2)``
+
+    where ``p_ui`` is 1 if ``u`` interacted with ``i`` and 0 otherwise, and the confidence is
+    ``c_ui = 1 + alpha * r_ui`` with ``r_ui`` the amount of interaction (see ``weighting``).
+    Pairs without an event count with confidence 1, so the model learns from what users did
+    *not* do too, without sampling negatives.
+
+    Training alternates between solving all user vectors with the item vectors fixed and
+    the other way round. ``solver="cg"`` (default) takes ``cg_steps`` conjugate-gradient
+    steps per sweep, warm-started from the previous vectors, as ``implicit`` does;
+    ``solver="cholesky"`` solves every least-squares problem exactly (slower; for checking).
+    Both are vectorised over all users (items) at once: a few batched torch kernels over the
+    sparse matrix per step, never a Python loop per user.
+
+    Args:
+        n_factors: Length of the user and item vectors.
+        n_epochs: Number of alternating sweeps (users, then items).
+        regularization: L2 penalty on the vectors.
+        alpha: Confidence slope: an event is worth ``1 + alpha * r`` against 1 for a
+            missing pair.
+        solver: ``"cg"`` (conjugate gradient) or ``"cholesky"`` (exact).
+        cg_steps: Conjugate-gradient steps per sweep (``solver="cg"``).
+        weighting: How ``r_ui`` is built from the events: ``"count"`` (number of events),
+            ``"binary"`` (1 if any) or ``"sum"`` (sum of the ``weight`` column, e.g. watch
+            seconds; 1 per event without one). Weights must not be negative.
+        random_state: Seed of the initial vectors (``None``: a fresh random seed).
+        threads: CPU threads used by ``fit`` and ``partial_fit`` (``None``: all usable
+            cores). torch's own thread setting is restored afterwards.
+        device: ``"cpu"``, ``"cuda"`` (falls back to the CPU with a warning when no GPU is
+            present) or ``"auto"`` (CUDA when available). Fitted vectors are kept on the CPU.
+
+    Fitted attributes:
+        user_factors_: ``(n_users, n_factors)`` float32.
+        item_factors_: ``(n_items, n_factors)`` float32.
+        user_items_: The ``r_ui`` matrix (CSR, users x items) the vectors were fitted to;
+            kept for :meth:`partial_fit`.
+
+    Examples:
+        >>> from liverec.data import Interactions
+        >>> X = Interactions.from_arrays(
+        ...     user=["ann", "ann", "bob", "bob", "cat", "cat"],
+        ...     item=["tea", "cake", "tea", "cake", "beer", "chips"])
+        >>> model = ALS(n_factors=4, n_epochs=10, alpha=10.0, regularization=0.1,
+        ...             random_state=0).fit(X)
+        >>> sorted(model.recommend("cat", k=2)[0])
+        ['beer', 'chips']
+        >>> model.recommend("dan", k=1, history=["tea"]).items.tolist()
+        [['tea']]
+        >>> model.similar_items("tea", k=1).items.tolist()
+        [['cake']]
+    """
+
+    def __init__(
+        self,
+        n_factors: int = 64,
+        n_epochs: int = 15,
+        regularization: float = 0.05,
+        alpha: float = 4.0,
+        solver: str = "cg",
+        cg_steps: int = 3,
+        weighting: str = "count",
+        random_state: int | None = None,
+        threads: int | None = None,
+        device: str = "cpu",
+    ) -> None:
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.regularization = regularization
+        self.alpha = alpha
+        self.solver = solver
+        self.cg_steps = cg_steps
+        self.weighting = weighting
+        self.random_state = random_state
+        self.threads = threads
+        self.device = device
+
+    # Validation ----------------------------------------------------------------------------
+    def _check_params(self) -> None:
+        def positive_int(name: str, minimum: int) -> None:
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < minimum:
+                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}.")
+
+        positive_int("n_factors", 1)
+        positive_int("n_epochs", 0)
+        positive_int("cg_steps", 1)
+        for name in ("regularization", "alpha"):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(v) or v < 0:
+                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
+        if self.solver not in _SOLVERS:
+            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}.")
+        if self.weighting not in _WEIGHTINGS:
+            raise ValueError(f"weighting must be one of {_WEIGHTINGS}, got {self.weighting!r}.")
+        if self.random_state is not None and (not isinstance(self.random_state, numbers.Integral)
+                                              or isinstance(self.random_state, bool)):
+            raise ValueError(f"random_state must be an integer or None, got {self.random_state!r}.")
+
+    def _amounts(self, interactions: Interactions) -> sp.csr_matrix:
+        """The ``r_ui`` matrix of ``interactions`` (float32 CSR, sorted indices)."""
+        if self.weighting == "sum" and interactions.weight is not None:
+            w = interactions.weight
+            bad = ~np.isfinite(w) | (w < 0)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise DataValidationError(
+                    f"column 'weight': ALS needs finite weights >= 0 (confidence 1 + alpha * r), "
+                    f"got {w[row]!r} at row {row}; drop or clip such rows, or use weighting='count'."
+                )
+        R = interactions.to_csr(self.weighting)
+        R.eliminate_zeros()
+        return R.astype(np.float32)
+
+    # Fitting -------------------------------------------------------------------------------
+    def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any,
+             text: Any) -> None:
+        self._check_params()
+        import torch
+
+        from ._linalg import CsrTensor, RowRunner, als_half_sweep, resolve_device, resolve_threads, torch_threads
+
+        R = self._amounts(interactions)
+        device = resolve_device(self.device)
+        n_users, n_items = R.shape
+        k = int(self.n_factors)
+        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % (2**63))
+        gen = torch.Generator().manual_seed(int(seed))
+        # small random start (the first user sweep solves from it), as implicit does
+        X = (torch.randn((n_users, k), generator=gen) * 0.01).to(device)
+        Y = (torch.randn((n_items, k), generator=gen) * 0.01).to(device)
+        reg, alpha = float(self.regularization), float(self.alpha)
+        with torch_threads(1), RowRunner(resolve_threads(self.threads), device) as runner:
+            Cu = CsrTensor.from_scipy(R * alpha, device)
+            Ci = CsrTensor.from_scipy((R * alpha).T.tocsr(), device)
+            chunks_u, chunks_i = runner.chunks(Cu), runner.chunks(Ci)
+            for _ in range(int(self.n_epochs)):
+                als_half_sweep(Cu, X, Y, reg, self.solver, int(self.cg_steps), runner, chunks_u)
+                als_half_sweep(Ci, Y, X, reg, self.solver, int(self.cg_steps), runner, chunks_i)
+        self.user_factors_ = X.cpu().numpy()
+        self.item_factors_ = Y.cpu().numpy()
+        self.user_items_ = R
+
+    def partial_fit(self, interactions: Interactions) -> Self:
+        """Update the model with new events, without refitting from scratch.
+
+        Semantics (one least-squares step per affected vector, all other vectors fixed):
+
+        1. The new events are added to the stored ``r_ui`` matrix (``user_items_``); new
+           users and new items are appended to the id maps.
+        2. Every user with a new event (known or new) gets the exact solution of their
+           least-squares problem against the current item vectors (new items count as
+           zero vectors for now).
+        3. Every new item gets the exact solution against the (updated) user vectors.
+        4. Users with events on new items are solved once more, now that those items have
+           vectors.
+
+        Item vectors of known items and vectors of users without new events do not move;
+        call :meth:`fit` from time to time to re-balance everything. Calling
+        ``partial_fit`` on an unfitted model is the same as :meth:`fit`.
+
+        Args:
+            interactions: The new events (external ids; any users and items).
+
+        Returns:
+            ``self``.
+
+        Examples:
+            >>> from liverec.data import Interactions
+            >>> X = Interactions.from_arrays(user=[1, 1, 2, 2, 3], item=["a", "b", "a", "b", "c"])
+            >>> model = ALS(n_factors=2, n_epochs=5, random_state=0).fit(X)
+            >>> new = Interactions.from_arrays(user=[4, 4], item=["c", "d"])
+            >>> model.partial_fit(new).recommend(4, k=2).items.shape
+            (1, 2)
+            >>> "d" in model.items_
+            True
+        """
+        if not getattr(self, "is_fitted_", False):
+            return self.fit(interactions)
+        if not isinstance(interactions, Interactions):
+            raise TypeError(
+                f"partial_fit expects liverec.data.Interactions, got {type(interactions).__name__}; "
+                "build one with Interactions.from_arrays(user, item, time)."
+            )
+        if len(interactions) == 0:
+            return self
+        self._check_params()
+        import torch
+
+        from ._linalg import (CsrTensor, RowRunner, cholesky_solve, gram_with_reg, resolve_device,
+                              resolve_threads, torch_threads)
+
+        new = interactions.with_maps(self.users_, self.items_)
+        n_users, n_items = len(new.users), len(new.items)
+        old_users, old_items = self.user_factors_.shape[0], self.item_factors_.shape[0]
+        delta = self._amounts(new)
+        R = self.user_items_.copy()
+        R.resize((n_users, n_items))
+        R = (R + delta).tocsr() if self.weighting != "binary" else R.maximum(delta).tocsr()
+        R.sort_indices()
+        R = R.astype(np.float32)
+        k = self.user_factors_.shape[1]
+        X = np.zeros((n_users, k), dtype=np.float32)
+        X[:old_users] = self.user_factors_
+        Y = np.zeros((n_items, k), dtype=np.float32)
+        Y[:old_items] = self.item_factors_
+        device = resolve_device(self.device)
+        reg, alpha = float(self.regularization), float(self.alpha)
+        users = np.unique(new.user_codes)
+        new_items = np.arange(old_items, n_items)
+        with torch_threads(1), RowRunner(resolve_threads(self.threads), device) as runner:
+            Xt, Yt = torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device)
+
+            def solve(rows: np.ndarray, M: sp.csr_matrix, target: torch.Tensor, fixed: torch.Tensor) -> None:
+                sub = CsrTensor.from_scipy(M[rows] * alpha, device)
+                gram = gram_with_reg(fixed, reg)
+                out = torch.empty((len(rows), k), dtype=torch.float32, device=device)
+
+                def work(a: int, b: int) -> None:
+                    cholesky_solve(sub.rows(a, b), fixed, reg, gram, out=out[a:b])
+
+                runner.map(work, runner.chunks(sub))
+                target[torch.as_tensor(rows, device=device)] = out
+
+            solve(users, R, Xt, Yt)
+            if len(new_items):
+                Rt = R.T.tocsr()
+                solve(new_items, Rt, Yt, Xt)
+                touched = np.unique(new.user_codes[new.item_codes >= old_items])
+                solve(touched, R, Xt, Yt)
+            X, Y = Xt.cpu().numpy(), Yt.cpu().numpy()
+        self.users_, self.items_ = new.users, new.items
+        self.user_factors_, self.item_factors_, self.user_items_ = X, Y, R
+        self.seen_ = _binary_csr(*R.nonzero(), shape=R.shape)
+        return self
+
+    # Scoring -------------------------------------------------------------------------------
+    def _score_known(self, user_codes: np.ndarray, at: np.ndarray | None) -> Any:
+        import torch
+
+        U = torch.from_numpy(self.user_factors_[np.asarray(user_codes, dtype=np.int64)])
+        return U @ torch.from_numpy(self.item_factors_).T
+
+    def _history_amounts(self, histories: list[History]) -> sp.csr_matrix:
+        lengths = np.array([len(h.items) for h in histories], dtype=np.int64)
+        rows = np.repeat(np.arange(len(histories)), lengths)
+        cols = np.concatenate([h.items for h in histories]).astype(np.int64) if lengths.sum() else \
+            np.zeros(0, dtype=np.int64)
+        if self.weighting == "sum":
+            vals = np.concatenate([np.ones(len(h.items)) if h.weight is None else np.asarray(h.weight, float)
+                                   for h in histories]) if lengths.sum() else np.zeros(0)
+            vals = np.where(np.isfinite(vals), np.maximum(vals, 0.0), 0.0)
+        else:
+            vals = np.ones(len(rows))
+        R = sp.csr_matrix((vals, (rows, cols)), shape=(len(histories), len(self.items_)), dtype=np.float64)
+        R.sum_duplicates()
+        if self.weighting == "binary":
+            R.data[:] = 1.0
+        R.eliminate_zeros()
+        return R.astype(np.float32)
+
+    def _fold_in(self, R: sp.csr_matrix) -> np.ndarray:
+        """User vectors for rows of ``r_ui`` amounts, solved exactly against the item vectors."""
+        import torch
+
+        from ._linalg import CsrTensor, cholesky_solve
+
+        Y = torch.from_numpy(self.item_factors_)
+        X = cholesky_solve(CsrTensor.from_scipy(R * float(self.alpha), torch.device("cpu")), Y,
+                           float(self.regularization))
+        return X.numpy()
+
+    def _score_history(self, histories: list[History], at: np.ndarray | None) -> Any:
+        import torch
+
+        U = torch.from_numpy(self._fold_in(self._history_amounts(histories)))
+        return U @ torch.from_numpy(self.item_factors_).T
+
+    def _predict_pairs(self, user_codes: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
+        out = np.einsum("ij,ij->i", self.user_factors_[user_codes], self.item_factors_[item_codes])
+        return out.astype(np.float32)
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.item_factors_
+
+    # Persistence ---------------------------------------------------------------------------
+    def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        R = self.user_items_
+        return {"user_items_shape": list(R.shape)}, {
+            "user_factors": self.user_factors_, "item_factors": self.item_factors_,
+            "user_items_indptr": R.indptr.astype(np.int64), "user_items_indices": R.indices.astype(np.int64),
+            "user_items_data": R.data.astype(np.float32),
+        }
+
+    def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        X, Y = arrays["user_factors"], arrays["item_factors"]
+        if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
+            raise ValueError("user_factors and item_factors must be 2-D with the same number of columns")
+        if X.shape[0] != len(self.users_) or Y.shape[0] != len(self.items_):
+            raise ValueError("factor matrices do not match the id maps")
+        shape = tuple(int(s) for s in attributes["user_items_shape"])
+        if shape != (X.shape[0], Y.shape[0]):
+            raise ValueError("user_items does not match the factor matrices")
+        self.user_factors_ = np.ascontiguousarray(X, dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(Y, dtype=np.float32)
+        self.user_items_ = sp.csr_matrix(
+            (arrays["user_items_data"], arrays["user_items_indices"], arrays["user_items_indptr"]), shape=shape)
