@@ -113,6 +113,19 @@ def _first_occurrence(rows: np.ndarray, keys: np.ndarray) -> np.ndarray:
     return np.sort(order[first])
 
 
+def _csr_lookup(mat: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``mat[rows[j], cols[j]]`` for every j, vectorised (binary search over sorted keys)."""
+    mat.sum_duplicates()
+    mat.sort_indices()
+    width = np.int64(mat.shape[1] + 1)
+    keys = np.repeat(np.arange(mat.shape[0], dtype=np.int64), np.diff(mat.indptr)) * width + mat.indices
+    q = rows.astype(np.int64) * width + cols
+    pos = np.minimum(np.searchsorted(keys, q), max(len(keys) - 1, 0))
+    if len(keys) == 0:
+        return np.zeros(len(q))
+    return np.where(keys[pos] == q, mat.data[pos], 0.0)
+
+
 def _is_target_vector(relevant: Any, n: int) -> bool:
     if isinstance(relevant, np.ndarray):
         if relevant.ndim != 1:
@@ -154,7 +167,7 @@ def _relevance(ranked: Any, relevant: Any, k: Any, gain: str = "linear") -> _Rel
             )
         rows, cols = np.nonzero(~pad)
         items = top[rows, cols].astype(np.int64)
-        vals = np.asarray(mat[rows, items]).ravel()
+        vals = _csr_lookup(mat, rows, items)
         hit = vals > 0
         rows, cols, items, vals = rows[hit], cols[hit], items[hit], vals[hit]
         keep = _first_occurrence(rows, items)
