@@ -33,11 +33,16 @@ def read_item_table(table: Any, what: str = "item_metadata") -> dict[str, np.nda
 
     Accepts a pandas DataFrame (the index is the item id when there is no ``item`` column)
     or any mapping of column name -> sequence. Missing optional columns are left out.
+    A product catalogue (a table with a ``product`` column, like
+    ``make_live_commerce().products``) uses ``product`` as the item id and its ``item``
+    column as the streamer; a streamer table without ``price`` uses ``mean_price``.
 
     Examples:
         >>> t = read_item_table({"item": ["a", "b"], "price": [9.9, 120]})
         >>> sorted(t), t["price"].tolist()
         (['item', 'price'], [9.9, 120.0])
+        >>> sorted(read_item_table({"product": [1, 2], "item": [7, 7], "title": ["a", "b"]}))
+        ['item', 'streamer', 'title']
     """
     if table is None:
         return {}
@@ -48,15 +53,20 @@ def read_item_table(table: Any, what: str = "item_metadata") -> dict[str, np.nda
             f"(columns item, category, price, streamer, title); got {type(table).__name__}."
         )
     out: dict[str, np.ndarray] = {}
-    if "item" in names:
+    if "product" in names:  # a product catalogue: its "item" column is the streamer selling it
+        out["item"] = as_1d(table["product"], f"{what}.product")
+        if "item" in names and "streamer" not in names:
+            out["streamer"] = as_1d(table["item"], f"{what}.item")
+    elif "item" in names:
         out["item"] = as_1d(table["item"], f"{what}.item")
     elif hasattr(table, "index") and hasattr(table, "columns"):
         out["item"] = as_1d(table.index, f"{what}.item")
     else:
         raise DataValidationError(f"{what} has no 'item' column (columns: {names}); add one with the item ids.")
     for col in _TABLE_COLUMNS[1:]:
-        if col in names:
-            out[col] = as_1d(table[col], f"{what}.{col}")
+        source = "mean_price" if col == "price" and "price" not in names and "mean_price" in names else col
+        if source in names:
+            out[col] = as_1d(table[source], f"{what}.{source}")
             if len(out[col]) != len(out["item"]):
                 raise DataValidationError(f"{what}: column {col!r} has {len(out[col])} rows, 'item' has {len(out['item'])}.")
     if "price" in out:
@@ -399,12 +409,12 @@ class UserProfileBuilder(ParamsMixin):
             self.item_fixed_vec_ = grow(self.item_fixed_vec_, n, 0.0)
 
     def _ensure_users(self, ids: np.ndarray) -> np.ndarray:
-        self.users_ = self.users_.extend(ids)
+        self.users_ = IdMap.from_values(ids, "user")[0] if not len(self.users_) else self.users_.extend(ids)
         self._grow_users(len(self.users_))
         return self.users_.codes(ids)
 
     def _ensure_items(self, ids: np.ndarray) -> np.ndarray:
-        self.items_ = self.items_.extend(ids)
+        self.items_ = IdMap.from_values(ids, "item")[0] if not len(self.items_) else self.items_.extend(ids)
         self._grow_items(len(self.items_))
         return self.items_.codes(ids)
 
@@ -797,7 +807,7 @@ class UserProfileBuilder(ParamsMixin):
         w = np.exp(logv - safe[seg])
         W = sp.csr_matrix((w, (seg, cols)), shape=(n, len(V)))
         num = np.asarray(W @ V)
-        den = np.bincount(seg, weights=w, minlength=n)
+        den: np.ndarray = np.bincount(seg, weights=w, minlength=n).astype(np.float64)
         if self.dim_ and np.isfinite(cs).any():
             cv = self.u_comment_vec_[np.where(known, codes, 0)] * np.exp(np.where(np.isfinite(cs), cs - safe, -np.inf))[:, None]
             num = num + cv[:, :d]
@@ -836,11 +846,12 @@ class UserProfileBuilder(ParamsMixin):
         counts = self.u_counts_[code]
         funnel: dict[str, float] = {k: float(counts[self.event_types_.index(k)]) for k in _FUNNEL if k in self.event_types_}
         funnel.update(ctr=f["ctr"], cvr=f["cvr"], engage_rate=f["engage_rate"])
-        taste = row[-self.item_vectors().shape[1]:] if self.item_vectors() is not None else None
+        V = self.item_vectors()
+        taste = row[-V.shape[1]:] if V is not None else None
         return UserProfile(
             user=_py(arr[0]), at=t, n_events=int(counts.sum()), cold_start=f["cold_start"],
             top_streamers=top_streamers, top_categories=cat[: self.top_n],
-            price_band=max(bands, key=bands.get) if bands else None, price_band_shares=bands,
+            price_band=max(bands, key=lambda k: bands[k]) if bands else None, price_band_shares=bands,
             mean_price=float(np.exp(f["log_mean_price"])) if self.has_prices_ else None,
             activity={
                 "events_per_day": f["events_per_day"], "watch_seconds": float(self.u_watch_[code]),
