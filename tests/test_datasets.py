@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liverec.data import EVENT_TYPES, Interactions
@@ -30,7 +30,7 @@ def data() -> LiveCommerceData:
 
 def _counts(X: Interactions) -> dict[str, int]:
     ev = np.bincount(X.event, minlength=len(X.event_types))
-    return dict(zip(X.event_types, ev.tolist()))
+    return dict(zip(X.event_types, ev.tolist(), strict=True))
 
 
 # Generator: determinism and sizes ---------------------------------------------------------
@@ -81,6 +81,29 @@ def test_every_product_event_is_in_a_live_room(data: LiveCommerceData) -> None:
     assert data.schedule.is_live(room, P.time).all()
 
 
+@settings(max_examples=25, deadline=None)
+@given(
+    n_users=st.integers(1, 40), n_streamers=st.integers(1, 8), n_days=st.integers(1, 3),
+    n_categories=st.integers(1, 10), n_favorites=st.integers(0, 4), seed=st.integers(0, 2**32 - 1),
+)
+def test_any_size_gives_consistent_data(
+    n_users: int, n_streamers: int, n_days: int, n_categories: int, n_favorites: int, seed: int
+) -> None:
+    try:
+        d = make_live_commerce(n_users, n_streamers, n_days, n_categories=n_categories,
+                               n_favorites=n_favorites, random_state=seed)
+    except DataValidationError as err:  # tiny worlds can have no session meeting a live room
+        assert "no session found a live room" in str(err)
+        return
+    X, P = d.interactions, d.product_events
+    assert d.schedule.is_live(X.item, X.time).all()
+    assert len(P) == 0 or d.schedule.is_live(d.products["item"][P.item], P.time).all()
+    assert P.users is X.users
+    assert (X.weight > 0).all() and (P.weight > 0).all()
+    assert np.allclose(d.users["taste"].sum(1), 1.0)
+    assert set(d.products["item"].tolist()) == set(range(n_streamers))
+
+
 def test_funnel_narrows_from_view_to_purchase(data: LiveCommerceData) -> None:
     c = _counts(data.interactions)
     assert c["view"] > 2 * max(c["like"], c["comment"])
@@ -109,7 +132,7 @@ def test_text_names_the_rooms_categories(data: LiveCommerceData) -> None:
     main = data.items["category"][titles.item]
     second = data.items["secondary_category"][titles.item]
     hits = 0
-    for text, m, s in zip(titles.text.tolist(), main.tolist(), second.tolist()):
+    for text, m, s in zip(titles.text.tolist(), main.tolist(), second.tolist(), strict=True):
         nouns = _vocab.NOUNS_EN[m] + _vocab.NOUNS_ZH[m] + _vocab.NOUNS_EN[s] + _vocab.NOUNS_ZH[s]
         hits += any(n in text for n in nouns)
     assert hits == len(titles)
@@ -119,9 +142,9 @@ def test_comments_carry_the_commenting_user(data: LiveCommerceData) -> None:
     assert data.text is not None and data.text.user is not None
     X = data.interactions
     comment = X.event == X.event_types.index("comment")
-    events = set(zip(X.user[comment].tolist(), X.item[comment].tolist(), X.time[comment].tolist()))
+    events = set(zip(X.user[comment].tolist(), X.item[comment].tolist(), X.time[comment].tolist(), strict=True))
     T = data.text.of_kind("comment")
-    texts = set(zip(T.user.tolist(), T.item.tolist(), T.time.tolist()))
+    texts = set(zip(T.user.tolist(), T.item.tolist(), T.time.tolist(), strict=True))
     assert texts == events
     assert (data.text.of_kind("title", "transcript").user == -1).all()
 
@@ -131,8 +154,8 @@ def test_room_purchases_have_product_twins(data: LiveCommerceData) -> None:
     buy = X.event == EVENT_TYPES.index("purchase")
     pbuy = P.event == EVENT_TYPES.index("purchase")
     rooms = data.products["item"][P.item_codes[pbuy]]
-    assert sorted(zip(X.user[buy].tolist(), X.item[buy].tolist(), X.time[buy].tolist())) == sorted(
-        zip(P.user[pbuy].tolist(), rooms.tolist(), P.time[pbuy].tolist()))
+    assert sorted(zip(X.user[buy].tolist(), X.item[buy].tolist(), X.time[buy].tolist(), strict=True)) == sorted(
+        zip(P.user[pbuy].tolist(), rooms.tolist(), P.time[pbuy].tolist(), strict=True))
     np.testing.assert_allclose(np.sort(X.weight[buy]), np.sort(P.weight[pbuy]))
 
 
@@ -359,7 +382,7 @@ def test_twitch_rows_become_events_and_a_schedule(tmp_path: Path) -> None:
     assert X.item.tolist() == ["alice", "alice", "bob", "alice", "bob"]
     assert X.time.tolist() == [0, 2, 1, 7, 2] and X.weight.tolist() == [3, 3, 1, 2, 2]
     # alice's [0,3) and [2,5) merge; [7,9) stays apart; bob's [1,2) and [2,4) touch and merge
-    got = sorted(zip(schedule.item.tolist(), schedule.start.tolist(), schedule.end.tolist()))
+    got = sorted(zip(schedule.item.tolist(), schedule.start.tolist(), schedule.end.tolist(), strict=True))
     assert got == [("alice", 0, 5), ("alice", 7, 9), ("bob", 1, 4)]
     assert schedule.live_at(5).tolist() == [] and schedule.live_at(8).tolist() == ["alice"]
 

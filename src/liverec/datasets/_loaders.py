@@ -65,7 +65,7 @@ def _as_int_ids(tokens: list[str], line_of: np.ndarray, path: str, what: str) ->
 
 def _detect_format(counts: np.ndarray, first: list[str]) -> str:
     nonblank = counts > 0
-    firsts = [f for f, ok in zip(first, nonblank.tolist()) if ok]
+    firsts = [f for f, ok in zip(first, nonblank.tolist(), strict=True) if ok]
     if np.all(counts[nonblank] == 2) and len(set(firsts)) < len(firsts):
         return "pairs"
     line_numbers = [str(k + 1) for k in np.flatnonzero(nonblank).tolist()]

@@ -26,7 +26,8 @@ class LiveCommerceData:
     """The bundle returned by :func:`make_live_commerce`.
 
     Attributes:
-        interactions: Room-level events. ``user`` and ``item`` (= streamer id) are ints,
+        interactions: Room-level events. ``user`` and ``item`` (= streamer id) are ints
+            (the user map holds the users with at least one event; ``users`` has them all),
             ``time`` is a datetime, ``event`` one of view/like/comment/share/gift/cart/purchase
             and ``weight`` depends on the event: watch seconds for ``view``, 1 for ``like``,
             ``comment`` and ``share``, the gift's value in yuan for ``gift``, the product's price
@@ -37,14 +38,15 @@ class LiveCommerceData:
             room's products) and chat comments (with their author in ``text.user``), in
             Chinese and English. ``None`` when generated with ``text=False``.
         items: Streamer metadata as numpy columns: ``item``, ``name``, ``category`` (main),
-            ``secondary_category``, ``language`` ("zh"/"en"), ``mean_price`` (of its products),
+            ``secondary_category``, ``language`` ("zh"/"en"), ``price_level`` (1 budget, 2 mid,
+            3 premium, relative to its category), ``mean_price`` (of its products),
             ``n_products``, ``start_hour`` (habitual start) and ``popularity`` (latent appeal).
         products: Product catalogue as numpy columns: ``product``, ``item`` (the streamer
             that sells it), ``category``, ``price``, ``title``, ``language``.
         product_events: Product-level events inside rooms (``item`` = product id):
             ``view`` (the product was shown and clicked, weight 1), ``cart`` (weight = price)
             and ``purchase`` (weight = amount). Every room-level cart/purchase has a
-            product-level twin at the same time.
+            product-level twin at the same time. Shares the user map of ``interactions``.
         users: The latent truth behind the events, for tests and sanity checks: ``user``,
             ``taste`` (n_users x n_categories, rows sum to 1), ``activity`` (expected sessions
             a day), ``preferred_hour``, ``language``, ``price_shift`` (log-price preference
@@ -70,8 +72,9 @@ class LiveCommerceData:
         ``repeat_share`` is the share of views that go to a streamer the user viewed before.
         """
         X = self.interactions
+        assert X.event is not None  # the generator always sets events
         ev = np.bincount(X.event, minlength=len(EVENT_TYPES))
-        counts = {name: int(c) for name, c in zip(X.event_types, ev)}
+        counts = {name: int(c) for name, c in zip(X.event_types, ev, strict=True)}
         views = max(counts["view"], 1)
         out: dict[str, Any] = {
             "n_users": int(len(_unique(X.user_codes))),
@@ -296,7 +299,7 @@ def make_live_commerce(
     taste_concentration = _check_float("taste_concentration", taste_concentration, 1e-3)
     zh_share = _check_float("zh_share", zh_share, 0.0, 1.0)
     try:
-        day0 = np.datetime64(start, "D")
+        day0 = np.asarray(start, dtype="datetime64[D]")
     except (TypeError, ValueError):
         raise DataValidationError(
             f"start={start!r} is not a date; pass e.g. '2024-06-03' or a numpy datetime64."
@@ -368,7 +371,7 @@ def make_live_commerce(
         (V.BRANDS_ZH[b] + V.ADJ_ZH[a] + V.NOUNS_ZH[cat_keys[c]][k]) if zh
         else f"{V.BRANDS_EN[b]} {V.ADJ_EN[a]} {V.NOUNS_EN[cat_keys[c]][k]}"
         for b, a, c, k, zh in zip(p_brand.tolist(), p_adj.tolist(), p_cat.tolist(), p_noun.tolist(),
-                                  p_zh.tolist())
+                                  p_zh.tolist(), strict=True)
     ], dtype=object)
 
     # Users ---------------------------------------------------------------------------------
@@ -554,15 +557,10 @@ def make_live_commerce(
         np.full(int(bought.sum()), _EV["purchase"]),
     ]).astype(np.int64)
     pe_weight = np.concatenate([np.ones(npv), p_price[pv_prod][carted], amount[bought]])
-    if npv == 0:  # Interactions cannot be empty: keep an empty-but-valid structure
-        pe_user = pe_item = pe_time = pe_event = np.zeros(0, dtype=np.int64)
-        pe_weight = np.zeros(0)
     order = np.lexsort((pe_event, pe_user, pe_time))
-    pe_users = _unique(pe_user)
-    product_events = Interactions(
-        np.searchsorted(pe_users, pe_user[order]), pe_item[order], (t0 + pe_time[order]).astype(np.float64),
-        IdMap(pe_users, "user") if len(pe_users) else IdMap(np.zeros(0, np.int64), "user"),
-        IdMap(np.arange(P, dtype=np.int64), "product"),
+    product_events = Interactions(  # same user map as the room events: codes agree
+        np.searchsorted(used_users, pe_user[order]), pe_item[order], (t0 + pe_time[order]).astype(np.float64),
+        user_map, IdMap(np.arange(P, dtype=np.int64), "product"),
         pe_event[order], pe_weight[order], time_kind="datetime",
     )
     schedule = LiveSchedule(
@@ -574,7 +572,7 @@ def make_live_commerce(
     host = rng.integers(0, len(V.HOSTS_EN), size=S)
     names = np.array([
         f"{V.HOSTS_ZH[h]}的{cats[c][2]}直播间" if zh else f"{V.HOSTS_EN[h]}'s {cats[c][1]} live"
-        for h, c, zh in zip(host.tolist(), main.tolist(), s_zh.tolist())
+        for h, c, zh in zip(host.tolist(), main.tolist(), s_zh.tolist(), strict=True)
     ])
     mean_price = np.bincount(p_item, weights=p_price, minlength=S) / n_prod
     items = {
@@ -583,6 +581,7 @@ def make_live_commerce(
         "category": np.asarray(cat_keys)[main],
         "secondary_category": np.asarray(cat_keys)[second],
         "language": lang,
+        "price_level": (np.digitize(s_price_shift, [-0.25, 0.25]) + 1).astype(np.int64),
         "mean_price": np.round(mean_price, 2),
         "n_products": n_prod.astype(np.int64),
         "start_hour": np.round(s_hour, 2),
@@ -659,14 +658,14 @@ def _make_text(
     tr_time = b_start[tr_b] * SLOT + (rng.random(len(tr_b)) * b_len[tr_b] * SLOT).astype(np.int64)
     tr_prod = p_first[tr_s] + (rng.random(len(tr_b)) * n_prod[tr_s]).astype(np.int64)
     nT = len(V.TRANSCRIPT_EN)
-    transcripts = []
+    transcripts: list[str] = []
     for title, c, k, price, zh in zip(p_title.tolist(), p_cat.tolist(), p_noun.tolist(), p_price.tolist(),
-                                      s_zh[np.repeat(np.arange(len(p_first)), n_prod)].tolist()):
+                                      s_zh[np.repeat(np.arange(len(p_first)), n_prod)].tolist(), strict=True):
         tmpls = V.TRANSCRIPT_ZH if zh else V.TRANSCRIPT_EN
         noun = (V.NOUNS_ZH if zh else V.NOUNS_EN)[keys[c]][k]
         cat_name = cats[c][2] if zh else cats[c][1]
         transcripts.extend(t.format(title=title, price=f"{price:.1f}", noun=noun, cat=cat_name) for t in tmpls)
-    transcripts_arr = np.array(transcripts, dtype=object)
+    transcripts_arr = np.asarray(transcripts, dtype=object)
     tr_idx = tr_prod * nT + rng.integers(0, nT, len(tr_b))
     # comments: the room's language (mostly), about its categories (mostly) or generic chat
     comments = pool((V.COMMENT_EN, V.COMMENT_ZH))
