@@ -104,6 +104,26 @@ def test_any_size_gives_consistent_data(
     assert set(d.products["item"].tolist()) == set(range(n_streamers))
 
 
+def test_broadcasts_are_daily_slots_mostly_in_the_evening(data: LiveCommerceData) -> None:
+    sched = data.schedule
+    start = sched.time_values("start")
+    day = start.astype("datetime64[D]")
+    hour = (start - day).astype("timedelta64[m]").astype(int) / 60
+    hours = (sched.end - sched.start) / 3600
+    assert (hours >= 0.5).all() and (hours <= 6).all() and hours.std() > 0.3
+    assert np.mean((hour >= 17) & (hour < 24)) > 0.5
+    # at most one broadcast a day per streamer, and not every day
+    key = sched.item_codes * 100_000 + day.astype(int)
+    assert len(np.unique(key)) == len(sched) < 30 * 7
+
+
+def test_user_activity_is_heavy_tailed(data: LiveCommerceData) -> None:
+    X = data.interactions
+    views = np.sort(np.bincount(X.user_codes[X.event == 0]))[::-1]
+    top_tenth = views[: len(views) // 10].sum() / views.sum()
+    assert top_tenth > 0.25
+
+
 def test_funnel_narrows_from_view_to_purchase(data: LiveCommerceData) -> None:
     c = _counts(data.interactions)
     assert c["view"] > 2 * max(c["like"], c["comment"])
@@ -167,6 +187,18 @@ def test_purchases_follow_category_taste(data: LiveCommerceData) -> None:
     t = taste[P.user, cats]
     view, buy = P.event == EVENT_TYPES.index("view"), P.event == EVENT_TYPES.index("purchase")
     assert t[buy].mean() > t[view].mean() > 1.0 / len(data.categories)
+
+
+def test_purchases_follow_price_fit(data: LiveCommerceData) -> None:
+    """Bought products sit closer to the buyer's price preference than clicked ones."""
+    P, products = data.product_events, data.products
+    log_price = np.log(products["price"])
+    cats = products["category"]
+    typical = {c: np.median(log_price[cats == c]) for c in np.unique(cats).tolist()}
+    relative = log_price - np.array([typical[c] for c in cats.tolist()])
+    gap = np.abs(relative[P.item] - data.users["price_shift"][P.user])
+    view, buy = P.event == EVENT_TYPES.index("view"), P.event == EVENT_TYPES.index("purchase")
+    assert gap[buy].mean() < 0.8 * gap[view].mean()
 
 
 def test_view_weight_is_watch_seconds_within_the_broadcast(data: LiveCommerceData) -> None:
