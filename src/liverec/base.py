@@ -118,6 +118,9 @@ class BaseRecommender(ParamsMixin):
 
     #: Whether the model can score users it has not seen from their ``history``.
     _supports_history: bool = True
+    #: Whether ``_score_known``/``_score_history`` always return a new float32 CPU tensor
+    #: that ``recommend`` may overwrite (saves a copy of every score block).
+    _fresh_scores: bool = False
 
     # Fitting -----------------------------------------------------------------------------------
     def fit(
@@ -243,7 +246,7 @@ class BaseRecommender(ParamsMixin):
         exclude: Any = None,
         exclude_seen: bool = False,
         history: Any = None,
-        batch_size: int = 2048,
+        batch_size: int | None = None,
     ) -> Recommendations:
         """Top-``k`` items for each user.
 
@@ -264,7 +267,8 @@ class BaseRecommender(ParamsMixin):
             history: Events of users to fold in without refitting: an ``Interactions``, a
                 dict ``user -> item ids``, or (for one user) a sequence of item ids. A user
                 given a history is scored from it.
-            batch_size: Users scored per batch.
+            batch_size: Users scored per batch (``None``: as many as fit a score block of
+                about a million floats, at most 4096).
 
         Returns:
             :class:`Recommendations`.
@@ -313,22 +317,27 @@ class BaseRecommender(ParamsMixin):
 
         out_codes = np.full((n, k), -1, dtype=np.int64)
         out_scores = np.full((n, k), -np.inf, dtype=np.float32)
+        if batch_size is None:
+            # a score block of about 4 MB stays in cache and in malloc's reused memory
+            batch_size = max(64, min(4096, (1 << 20) // max(1, n_items)))
+        kk = min(k, n_items)
         for start in range(0, n, batch_size):
             sl = slice(start, min(n, start + batch_size))
             idx = np.arange(sl.start, sl.stop)
             scores = self._scores_for(codes[sl], [histories[j] for j in idx],
                                       None if at_arr is None else at_arr[sl])
-            scores = _as_float_tensor(scores)
+            scores = _as_float_tensor(scores, fresh=self._fresh_scores)
             nb = len(idx)
-            allowed = torch.ones((nb, n_items), dtype=torch.bool)
+            # what may be ranked: a full-size mask only when a filter keeps a subset
+            allowed = None
             if cand_global is not None:
-                allowed[:, :] = False
+                allowed = torch.zeros((nb, n_items), dtype=torch.bool)
                 allowed[:, torch.as_tensor(cand_global)] = True
             if cand_per_user is not None:
                 rows, cols = _pairs([cand_per_user[j] for j in idx])
                 mask = torch.zeros((nb, n_items), dtype=torch.bool)
                 mask[rows, cols] = True
-                allowed &= mask
+                allowed = mask if allowed is None else allowed & mask
             if live_lut is not None:
                 indptr, live = schedule.live_codes(at_arr[sl])
                 cols = live_lut[live]
@@ -336,17 +345,16 @@ class BaseRecommender(ParamsMixin):
                 keep = cols >= 0
                 mask = torch.zeros((nb, n_items), dtype=torch.bool)
                 mask[torch.as_tensor(rows[keep]), torch.as_tensor(cols[keep])] = True
-                allowed &= mask
+                allowed = mask if allowed is None else allowed & mask
+            if allowed is not None:
+                scores.masked_fill_(~allowed, -torch.inf)
+            # what may not: write -inf into those cells directly
             if excl_global is not None:
-                allowed[:, torch.as_tensor(excl_global)] = False
+                scores[:, torch.as_tensor(excl_global)] = -torch.inf
             if excl_per_user is not None:
-                rows, cols = _pairs([excl_per_user[j] for j in idx])
-                allowed[rows, cols] = False
+                _fill_cells(scores, *_pairs([excl_per_user[j] for j in idx]))
             if exclude_seen:
-                rows, cols = self._seen_pairs(codes[sl], [histories[j] for j in idx])
-                allowed[rows, cols] = False
-            scores.masked_fill_(~allowed, -torch.inf)
-            kk = min(k, n_items)
+                _fill_cells(scores, *self._seen_pairs(codes[sl], [histories[j] for j in idx]))
             top_scores, top_codes = torch.topk(scores, kk, dim=1)
             top_codes_np = top_codes.numpy()
             top_scores_np = top_scores.numpy()
@@ -382,10 +390,13 @@ class BaseRecommender(ParamsMixin):
         rows_l, cols_l = [], []
         known = codes >= 0
         if known.any():
-            sub = self.seen_[codes[known]]
-            r = np.flatnonzero(known)[np.repeat(np.arange(sub.shape[0]), np.diff(sub.indptr))]
-            rows_l.append(r)
-            cols_l.append(sub.indices.astype(np.int64))
+            indptr, indices = self.seen_.indptr, self.seen_.indices
+            c = codes[known]
+            starts = indptr[c].astype(np.int64)
+            lengths = indptr[c + 1] - starts
+            offsets = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+            rows_l.append(np.repeat(np.flatnonzero(known), lengths))
+            cols_l.append(indices[np.repeat(starts, lengths) + offsets].astype(np.int64))
         for j, h in enumerate(histories):
             if h is not None and len(h.items):
                 rows_l.append(np.full(len(h.items), j))
@@ -546,13 +557,31 @@ def _pairs(per_row: list[np.ndarray]) -> tuple[Any, Any]:
     return torch.as_tensor(rows), torch.as_tensor(cols)
 
 
-def _as_float_tensor(x: Any) -> Any:
-    """A float32 CPU tensor we may write to (a copy, never a view of model state)."""
+def _as_float_tensor(x: Any, fresh: bool = False) -> Any:
+    """A float32 CPU tensor we may write to (a copy, never a view of model state).
+
+    ``fresh=True`` says ``x`` is already a new tensor nobody else holds: it is used as it is
+    when it is a contiguous float32 CPU tensor.
+    """
     import torch
 
     if isinstance(x, torch.Tensor):
+        if fresh and x.dtype == torch.float32 and x.device.type == "cpu" and x.is_contiguous():
+            return x.detach()
         return x.detach().float().cpu().clone()
     return torch.tensor(np.asarray(x, dtype=np.float32))
+
+
+def _fill_cells(scores: Any, rows: Any, cols: Any) -> None:
+    """``scores[rows, cols] = -inf`` (through the flat view when ``scores`` is contiguous)."""
+    import torch
+
+    if not len(rows):
+        return
+    if scores.is_contiguous():
+        scores.view(-1).index_fill_(0, torch.as_tensor(rows) * scores.shape[1] + torch.as_tensor(cols), -torch.inf)
+    else:
+        scores[rows, cols] = -torch.inf
 
 
 def _to_numpy(x: Any) -> np.ndarray:

@@ -91,7 +91,7 @@ class CsrTensor:
         work = crow + row_cost * np.arange(n + 1)
         cuts = np.searchsorted(work, np.linspace(0, work[-1], n_chunks + 1)[1:-1])
         bounds = np.unique(np.concatenate([[0], cuts, [n]]))
-        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+        return [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
     def with_values(self, values: torch.Tensor) -> torch.Tensor:
         """A torch CSR tensor with this structure and other values (no copy)."""

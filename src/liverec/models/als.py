@@ -79,6 +79,8 @@ class ALS(BaseRecommender):
         [['cake']]
     """
 
+    _fresh_scores = True  # _score_known / _score_history return new float32 tensors
+
     def __init__(
         self,
         n_factors: int = 64,
@@ -115,7 +117,7 @@ class ALS(BaseRecommender):
         positive_int("cg_steps", 1)
         for name in ("regularization", "alpha"):
             v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(v) or v < 0:
+            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(float(v)) or v < 0:
                 raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
         if self.solver not in _SOLVERS:
             raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}.")
@@ -146,13 +148,21 @@ class ALS(BaseRecommender):
         self._check_params()
         import torch
 
-        from ._linalg import CsrTensor, RowRunner, als_half_sweep, resolve_device, resolve_threads, torch_threads
+        from ._linalg import (
+            CsrTensor,
+            RowRunner,
+            als_half_sweep,
+            resolve_device,
+            resolve_threads,
+            torch_threads,
+        )
 
         R = self._amounts(interactions)
         device = resolve_device(self.device)
         n_users, n_items = R.shape
         k = int(self.n_factors)
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % (2**63))
+        seed = int(self.random_state) if self.random_state is not None else \
+            int(np.random.default_rng().integers(2**62))
         gen = torch.Generator().manual_seed(int(seed))
         # small random start (the first user sweep solves from it), as implicit does
         X = (torch.randn((n_users, k), generator=gen) * 0.01).to(device)
@@ -215,8 +225,15 @@ class ALS(BaseRecommender):
         self._check_params()
         import torch
 
-        from ._linalg import (CsrTensor, RowRunner, cholesky_solve, gram_with_reg, resolve_device,
-                              resolve_threads, torch_threads)
+        from ._linalg import (
+            CsrTensor,
+            RowRunner,
+            cholesky_solve,
+            gram_with_reg,
+            resolve_device,
+            resolve_threads,
+            torch_threads,
+        )
 
         new = interactions.with_maps(self.users_, self.items_)
         n_users, n_items = len(new.users), len(new.items)
@@ -259,7 +276,8 @@ class ALS(BaseRecommender):
             X, Y = Xt.cpu().numpy(), Yt.cpu().numpy()
         self.users_, self.items_ = new.users, new.items
         self.user_factors_, self.item_factors_, self.user_items_ = X, Y, R
-        self.seen_ = _binary_csr(*R.nonzero(), shape=R.shape)
+        rows, cols = R.nonzero()
+        self.seen_ = _binary_csr(rows, cols, R.shape)
         return self
 
     # Scoring -------------------------------------------------------------------------------
