@@ -37,7 +37,7 @@ def _read_lines(path: str | os.PathLike[str]) -> tuple[str, list[str]]:
     p = os.fspath(path)
     if not os.path.isfile(p):
         raise FileNotFoundError(f"no such file: {p!r}")
-    with open(p, encoding="utf-8") as fh:
+    with open(p, encoding="utf-8-sig") as fh:  # -sig: a leading BOM is not part of an id
         lines = fh.read().splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
@@ -184,7 +184,7 @@ def _check_distinct_users(users: np.ndarray, rows: np.ndarray, path: str) -> Non
 
 
 # ml-1m-seq -----------------------------------------------------------------------------------
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class SequenceBenchmark:
     """A leave-one-out sequence benchmark, as split by its authors (see :func:`load_ml1m_seq`).
 

@@ -21,7 +21,7 @@ GIFT_VALUES = np.array([1.0, 6.0, 10.0, 52.0, 99.0, 520.0])
 GIFT_PROBS = np.array([0.40, 0.20, 0.15, 0.15, 0.07, 0.03])
 
 
-@dataclass(repr=False)
+@dataclass(repr=False, eq=False)
 class LiveCommerceData:
     """The bundle returned by :func:`make_live_commerce`.
 
