@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from .._utils import concat_ranges
+from .._utils import concat_ranges, sorted_unique
 from ..exceptions import DataValidationError
 from ._columns import TimeKind, as_1d, as_time_query, as_times, check_lengths, check_no_missing, seconds_to_datetime
 from .idmap import IdMap
@@ -149,7 +149,7 @@ class LiveSchedule:
         rows, codes = rows[live], self.item_codes[members[live]]
         # distinct codes per row (overlapping broadcasts of one item count once)
         key = rows * np.int64(len(self.items) + 1) + codes
-        key = np.unique(key)
+        key = sorted_unique(key)
         rows, codes = key // (len(self.items) + 1), key % (len(self.items) + 1)
         indptr = np.zeros(nq + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=nq), out=indptr[1:])

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils import sorted_unique
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError
@@ -51,7 +52,7 @@ class Popularity(BaseRecommender):
         w = self._row_weights(interactions)
         n_items = interactions.n_items
         if self.weighting == "users":
-            pairs = np.unique(interactions.user_codes * np.int64(n_items) + interactions.item_codes)
+            pairs = sorted_unique(interactions.user_codes * np.int64(n_items) + interactions.item_codes)
             counts = np.bincount(pairs % n_items, minlength=n_items).astype(np.float64)
         else:
             counts = np.bincount(interactions.item_codes, weights=w, minlength=n_items)
