@@ -1,0 +1,75 @@
+"""The Python code in the documentation runs, so the docs match the real API.
+
+Every fenced ``python`` block of a page runs, in order, in one fresh Python process per page
+(later blocks see the names of earlier ones, as a reader would). A block right after the
+line ``<!-- docs-test: skip -->`` is left out (for code that needs a GPU, a downloaded model or
+a server). A page with the line ``<!-- docs-test: requires pkg1 pkg2 -->`` is skipped when one of
+those modules is not installed; a page whose code reads the real data sets (``shared/data``)
+is skipped too.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+SKIP_MARK = "<!-- docs-test: skip -->"
+REQUIRES = re.compile(r"^<!-- docs-test: requires ([\w. ]+) -->\s*$", re.M)
+FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```\s*$", re.M | re.S)
+TIMEOUT_S = 300
+
+
+def python_blocks(markdown: str) -> list[str]:
+    """The ``python`` code blocks of a page that are not marked to be skipped."""
+    blocks = []
+    for m in FENCE.finditer(markdown):
+        if m.group("lang") != "python":
+            continue
+        before = markdown[: m.start()].rstrip().splitlines()
+        if before and before[-1].strip() == SKIP_MARK:
+            continue
+        indent = len(m.group("indent"))
+        blocks.append("\n".join(line[indent:] for line in m.group("body").splitlines()))
+    return blocks
+
+
+def _pages() -> list[Path]:
+    pages = [p for p in sorted(DOCS.rglob("*.md")) if python_blocks(p.read_text(encoding="utf-8"))]
+    return pages
+
+
+PAGES = _pages()
+
+
+def test_the_block_extractor_honours_the_skip_mark() -> None:
+    page = f"text\n```python\nx = 1\n```\n{SKIP_MARK}\n```python\nraise SystemExit(1)\n```\n```bash\nls\n```\n"
+    assert python_blocks(page) == ["x = 1"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES])
+def test_docs_page_code_runs(page: Path, tmp_path: Path) -> None:
+    markdown = page.read_text(encoding="utf-8")
+    code = "\n\n".join(python_blocks(markdown))
+    needed = [m for line in REQUIRES.findall(markdown) for m in line.split()]
+    needed += [m for m in ("pandas", "matplotlib") if re.search(rf"^\s*(import|from) {m}\b", code, re.M)]
+    missing = [m for m in needed if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"{page.name} needs {', '.join(missing)}")
+    if "shared/data" in code:
+        pytest.skip(f"{page.name} reads the real data sets (paths relative to a checkout)")
+    script = tmp_path / "page.py"
+    script.write_text(code, encoding="utf-8")
+    env = dict(os.environ, MPLBACKEND="Agg", MPLCONFIGDIR=str(tmp_path / "mpl"), TQDM_DISABLE="1",
+               OMP_NUM_THREADS="1", LIVEREC_QUICK="1")
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+    assert proc.returncode == 0, f"{page.relative_to(DOCS)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
