@@ -14,7 +14,7 @@ from .._utils import check_random_state, concat_ranges
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError
-from ._ranking import RANKING_METRICS, _per_user, _Relevance
+from ._ranking import RANKING_METRICS, _per_user, _Relevance, is_member, sorted_unique
 
 __all__ = ["EvaluationResult", "evaluate", "SEGMENTS"]
 
@@ -467,7 +467,7 @@ def evaluate(
     c2, i2 = ctx_pairs(hi_ctx, hs_lo[ev], hs_hi[ev])
     past_c, past_i = np.concatenate([c1, c2]), np.concatenate([i1, i2])
     ok = past_i >= 0
-    past_keys = np.unique(_pair_keys(past_c[ok], past_i[ok], n_items))
+    past_keys = sorted_unique(_pair_keys(past_c[ok], past_i[ok], n_items))
 
     # targets of evaluated cases
     n_rel = np.diff(cases.rel_ptr)[ev]
@@ -475,7 +475,7 @@ def evaluate(
     t_case = np.repeat(np.arange(len(ev)), n_rel)
     t_item = cases.rel_item[t_rows]
     t_ext = cases.rel_ext[t_rows]
-    t_repeat = np.isin(_pair_keys(t_case, t_item, n_items), past_keys) & (t_item >= 0)
+    t_repeat = is_member(_pair_keys(t_case, t_item, n_items), past_keys) & (t_item >= 0)
 
     times = cases.time[ev]
     n_ev = len(ev)

@@ -126,6 +126,48 @@ def _csr_lookup(mat: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.nd
     return np.where(keys[pos] == q, mat.data[pos], 0.0)
 
 
+def sorted_unique(a: np.ndarray) -> np.ndarray:
+    """``np.unique`` of an int array by sorting (faster than numpy 2's hash path here)."""
+    a = np.sort(a, kind="stable")
+    if len(a) < 2:
+        return a
+    keep = np.empty(len(a), dtype=bool)
+    keep[0] = True
+    np.not_equal(a[1:], a[:-1], out=keep[1:])
+    return a[keep]
+
+
+def is_member(q: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """``np.isin(q, sorted_keys)`` for an already sorted ``sorted_keys`` (binary search)."""
+    if len(sorted_keys) == 0:
+        return np.zeros(len(q), dtype=bool)
+    pos = np.minimum(np.searchsorted(sorted_keys, q), len(sorted_keys) - 1)
+    return sorted_keys[pos] == q
+
+
+def _shared_codes(a: np.ndarray, b: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.int64]:
+    """Integer codes of the ids in ``a`` and ``b`` (one code space) and its size + 1.
+
+    Keys ``row * size + code`` for ``row < n_rows`` must fit in int64.
+    """
+    if a.dtype.kind in "iu" and (len(b) == 0 or b.dtype.kind in "iu"):
+        both_min = min(int(a.min()) if len(a) else 0, int(b.min()) if len(b) else 0)
+        both_max = max(int(a.max()) if len(a) else 0, int(b.max()) if len(b) else 0)
+        span = both_max - both_min + 2
+        if span * (n_rows + 1) < 2**62:
+            return (a.astype(np.int64) - both_min, b.astype(np.int64) - both_min, np.int64(span))
+    both = np.concatenate([a, b]) if len(b) else a
+    try:
+        uniq, inv = np.unique(both, return_inverse=True)
+        size = len(uniq)
+    except TypeError:  # mixed types that cannot be sorted
+        lookup: dict[Any, int] = {}
+        inv = np.fromiter((lookup.setdefault(x, len(lookup)) for x in both.tolist()), dtype=np.int64, count=len(both))
+        size = len(lookup)
+    inv = inv.reshape(-1).astype(np.int64)
+    return inv[: len(a)], inv[len(a):], np.int64(size + 1)
+
+
 def _is_target_vector(relevant: Any, n: int) -> bool:
     if isinstance(relevant, np.ndarray):
         if relevant.ndim != 1:
@@ -202,27 +244,21 @@ def _relevance(ranked: Any, relevant: Any, k: Any, gain: str = "linear") -> _Rel
         raise DataValidationError(
             f"relevant has {len(seqs)} entries but ranked has {n} rows; pass one per user."
         )
-    sets = [np.asarray(list(s) if isinstance(s, (set, frozenset)) else s).reshape(-1) for s in seqs]
-    lengths = np.array([len(s) for s in sets], dtype=np.int64)
+    sets = [s if isinstance(s, np.ndarray) and s.ndim == 1 else
+            np.asarray(list(s) if isinstance(s, (set, frozenset)) else s).reshape(-1) for s in seqs]
+    lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
     flat = np.concatenate(sets) if lengths.sum() else np.zeros(0, dtype=top.dtype)
     rel_rows = np.repeat(np.arange(n), lengths)
-    keep_rel = ~_padding(flat[:, None])[:, 0] if len(flat) else np.zeros(0, dtype=bool)
-    flat, rel_rows = flat[keep_rel], rel_rows[keep_rel]
+    if len(flat):
+        keep_rel = ~_padding(flat[:, None])[:, 0]
+        flat, rel_rows = flat[keep_rel], rel_rows[keep_rel]
     rows, cols = np.nonzero(~pad)
     items = top[rows, cols]
-    both = np.concatenate([items, flat]) if len(flat) else items
-    try:
-        uniq, inv = np.unique(both, return_inverse=True)
-    except TypeError:  # mixed types that cannot be sorted
-        lookup: dict[Any, int] = {}
-        inv = np.fromiter((lookup.setdefault(x, len(lookup)) for x in both.tolist()), dtype=np.int64, count=len(both))
-        uniq = np.empty(len(lookup))
-    inv = inv.reshape(-1).astype(np.int64)
-    m = np.int64(len(uniq) + 1)
-    rel_keys = np.unique(rel_rows * m + inv[len(items):])
-    list_keys = rows * m + inv[: len(items)]
-    hit = np.isin(list_keys, rel_keys)
-    rows, cols, codes = rows[hit], cols[hit], inv[: len(items)][hit]
+    list_codes, rel_codes, m = _shared_codes(items, flat, n)
+    rel_keys = sorted_unique(rel_rows * m + rel_codes)
+    list_keys = rows * m + list_codes
+    hit = is_member(list_keys, rel_keys)
+    rows, cols, codes = rows[hit], cols[hit], list_codes[hit]
     keep = _first_occurrence(rows, codes)
     gains[rows[keep], cols[keep]] = 1.0
     n_rel = np.bincount(rel_keys // m, minlength=n).astype(np.int64)

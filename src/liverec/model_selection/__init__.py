@@ -4,6 +4,7 @@
 * :func:`leave_last_out`: each user's last events held out (the ML-1M / SASRec protocol).
 * :func:`live_split`: the live-streaming protocol: one case per user in a final time
   window, their last event as the target and the events before it as history.
+* :func:`next_item_split`: targets given by a benchmark's own files (ML-1M, Beauty).
 
 Every split returns a :class:`Split` whose parts share the id maps of the input, so codes
 mean the same in train and test; pass it straight to :func:`liverec.metrics.evaluate`.
@@ -15,6 +16,6 @@ Examples:
     Split(train=2, test=2 events)
 """
 
-from ._split import Split, leave_last_out, live_split, temporal_split
+from ._split import Split, leave_last_out, live_split, next_item_split, temporal_split
 
-__all__ = ["Split", "leave_last_out", "live_split", "temporal_split"]
+__all__ = ["Split", "leave_last_out", "live_split", "next_item_split", "temporal_split"]

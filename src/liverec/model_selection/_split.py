@@ -13,7 +13,7 @@ from ..data import Interactions, LiveSchedule
 from ..data._columns import as_time_query
 from ..exceptions import DataValidationError
 
-__all__ = ["Split", "leave_last_out", "live_split", "temporal_split"]
+__all__ = ["Split", "leave_last_out", "live_split", "next_item_split", "temporal_split"]
 
 
 @dataclass(frozen=True)
@@ -349,3 +349,56 @@ def live_split(
                           "time in the schedule; evaluate will count them as misses.", stacklevel=2)
     return split
 
+
+
+def next_item_split(
+    history: Interactions,
+    users: Any,
+    targets: Any,
+    *,
+    train: Interactions | None = None,
+    schedule: LiveSchedule | None = None,
+) -> Split:
+    """A split from given next-item targets: one test event per user, right after their history.
+
+    For benchmarks distributed already split (ML-1M as split by the SASRec/gSASRec authors,
+    Amazon Beauty as in S3-Rec): each user's target becomes a test event timed just after
+    the user's last history event, so ``evaluate`` sees the whole history as the past.
+
+    Args:
+        history: The events the targets are predicted from (for leave-one-out: everything
+            but the target).
+        users: The external user id of every target.
+        targets: The external item id of every target (items unknown to ``history`` are
+            added to the item map; ``evaluate`` counts them as misses).
+        train: The events to fit on when they differ from ``history`` (e.g. without the
+            validation item); default ``history``.
+        schedule: Stored in the split.
+
+    Returns:
+        :class:`Split` with ``train``, ``test`` and ``history`` (``None`` when it is the
+        train set itself).
+
+    Examples:
+        >>> H = Interactions.from_arrays([1, 1, 2], ["a", "b", "a"], time=[0, 1, 0])
+        >>> s = next_item_split(H, users=[1, 2], targets=["c", "b"])
+        >>> s.test.item.tolist(), s.test.time.tolist()
+        (['c', 'b'], [2.0, 1.0])
+    """
+    H = _check_interactions(history)
+    u = np.asarray(users).reshape(-1)
+    t = np.asarray(targets).reshape(-1)
+    if len(u) != len(t) or len(u) == 0:
+        raise DataValidationError(f"need one target per user: got {len(u)} users and {len(t)} targets.")
+    codes = H.users.codes(u, missing="ignore")
+    last = np.full(H.n_users, -np.inf)
+    np.maximum.at(last, H.user_codes, H.time)
+    # just after the user's last event (1 time unit; the start of the data for a user without history)
+    when = np.where(codes >= 0, last[np.maximum(codes, 0)], -np.inf)
+    when = np.where(np.isfinite(when), when + 1.0, float(H.time.min()))
+    test = Interactions.from_arrays(u, t, time=when, users=H.users, items=H.items)
+    if test.time_kind != H.time_kind:
+        test = Interactions(test.user_codes, test.item_codes, test.time, test.users, test.items,
+                            event_types=H.event_types, time_kind=H.time_kind)
+    fit_on = H if train is None else train
+    return Split(train=fit_on, test=test, history=None if train is None else H, schedule=schedule)
