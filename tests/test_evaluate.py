@@ -281,3 +281,69 @@ def test_schedule_type_is_checked(data):
         evaluate(model, split.train, split.test, schedule=[1, 2])
     s = LiveSchedule.from_arrays(["room0"], [0.0], [1.0])
     assert evaluate(model, split.train, split.test, schedule=s, n_bootstrap=0)["hit_rate@10"] <= 1.0
+
+
+def test_a_user_in_the_id_map_without_events_is_not_treated_as_known():
+    # shared id maps: "c" is in the model's user map but had no event in fit
+    X = Interactions.from_arrays(["a", "a", "b", "b", "c", "c"], ["x", "y", "x", "z", "y", "z"],
+                                 time=[0, 1, 0, 1, 0, 1])
+    fit_on = X.select(np.isin(X.user, ["a", "b"]) & (X.time < 1))
+    assert "c" in fit_on.users
+    train, test = X.select(X.time < 1), X.select(X.time >= 1)
+    with pytest.warns(UserWarning, match="does not support"):
+        result = evaluate(NoFoldIn().fit(fit_on), train, test, n_bootstrap=0)
+    assert result.skipped_users.tolist() == ["c"]
+    folded = evaluate(FixedScores().fit(fit_on), train, test, n_bootstrap=0)
+    assert folded.n_skipped_cases == 0
+
+
+def test_cold_users_without_any_event_are_skipped_and_reported():
+    X = Interactions.from_arrays(["a", "a", "b"], ["x", "y", "x"], time=[0, 1, 1])
+    train, test = X.select(X.time < 1), X.select(X.time >= 1)
+    with pytest.warns(UserWarning, match="no events before the test time"):
+        result = evaluate(Popularity().fit(train), train, test, n_bootstrap=0)
+    assert result.skipped_users.tolist() == ["b"] and len(result.users) == 1
+
+
+def test_progress_bar_can_be_forced(data, capsys):
+    X, _ = data
+    split = leave_last_out(X, validation=False)
+    evaluate(Popularity().fit(split.train), split.train, split.test, n_bootstrap=0, progress=True, batch_size=8)
+    assert "evaluate" in capsys.readouterr().err
+
+
+def test_next_item_split_protocol_on_a_sequence_benchmark():
+    # the ML-1M recipe: history, one target per user, seen items excluded
+    from liverec.model_selection import next_item_split
+
+    H = Interactions.from_arrays([1, 1, 1, 2, 2, 3], ["a", "b", "c", "a", "d", "b"], time=[0, 1, 2, 0, 1, 0])
+    split = next_item_split(H, users=[1, 2], targets=["d", "b"])
+    model = Popularity().fit(split.train)
+    result = evaluate(model, split, k=(1,), exclude_seen=True, n_bootstrap=0)
+    # user 1 has seen a, b, c: only d is left, so d is ranked first; user 2: b, c remain, b more popular
+    assert result.target_rank.tolist() == [0.0, 0.0]
+    assert (result.n_candidates == [1, 2]).all() and result.n_excluded_targets == 0
+
+
+class TorchScores(FixedScores):
+    """Returns torch tensors (as GPU models do, here on the CPU), with NaN for item 0."""
+
+    def _score_known(self, user_codes, at):
+        import torch
+
+        out = torch.as_tensor(self.table_[user_codes]).clone()
+        out[:, 0] = float("nan")
+        return out
+
+
+def test_torch_scores_and_nan_scores_are_handled(data):
+    X, _ = data
+    split = leave_last_out(X, validation=False)
+    with pytest.warns(UserWarning, match="NaN"):
+        result = evaluate(TorchScores().fit(split.train), split.train, split.test, n_bootstrap=0)
+    reference = evaluate(FixedScores().fit(split.train), split.train, split.test, n_bootstrap=0)
+    hits_item0 = result.target_item == X.items.ids[0]
+    # NaN ranks last: item 0 targets are pessimistically last, the others move up by at most one
+    assert np.all(result.ranks[hits_item0] == X.n_items - 1)
+    diff = reference.ranks[~hits_item0] - result.ranks[~hits_item0]
+    assert set(np.unique(diff)) <= {0.0, 1.0}

@@ -220,3 +220,17 @@ def test_live_split_argument_errors():
         live_split(X, test_window=100)
     with pytest.raises(TypeError, match="LiveSchedule"):
         live_split(X, schedule="no", test_window=2)
+
+
+# --- next_item_split ---------------------------------------------------------------------------
+def test_next_item_split_times_each_target_after_its_users_history():
+    from liverec.model_selection import next_item_split
+
+    H = Interactions.from_arrays(["u", "u", "v"], ["a", "b", "a"], time=[3, 7, 1])
+    train = H.select(H.time < 7)
+    s = next_item_split(H, users=["v", "u"], targets=["b", "zzz"], train=train)
+    assert s.test.time.tolist() == [2.0, 8.0]
+    assert s.test.users is H.users and s.train is train and s.history is H
+    assert "zzz" in s.test.items  # unknown targets are kept (evaluate counts them as misses)
+    with pytest.raises(DataValidationError, match="one target per user"):
+        next_item_split(H, users=["u"], targets=["a", "b"])

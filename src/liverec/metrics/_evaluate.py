@@ -377,13 +377,16 @@ def evaluate(
 
     Examples:
         >>> from liverec.data import Interactions
+        >>> from liverec.model_selection import temporal_split
         >>> from liverec.models import Popularity
-        >>> X = Interactions.from_arrays(user=[1, 1, 2, 2, 3, 3], item=["a", "b", "a", "c", "a", "b"],
-        ...                              time=[0, 1, 0, 1, 0, 1])
-        >>> train, test = X.select(X.time < 1), X.select(X.time >= 1)
-        >>> result = evaluate(Popularity().fit(train), train, test, k=(1, 2), n_bootstrap=0)
-        >>> result["hit_rate@2"]
-        0.0
+        >>> X = Interactions.from_arrays(user=[1, 2, 3, 1, 2, 3], item=["a", "a", "b", "a", "b", "c"],
+        ...                              time=[0, 0, 0, 1, 1, 1])
+        >>> split = temporal_split(X, at=1)
+        >>> result = evaluate(Popularity().fit(split.train), split, k=(1, 3), n_bootstrap=0)
+        >>> result.target_rank.tolist()  # a is the most popular, then b; c was never seen
+        [0.0, 1.0, 2.0]
+        >>> round(result["hit_rate@1"], 4), result.mean["repeat"]["hit_rate@1"], result.mean["new"]["hit_rate@1"]
+        (0.3333, 1.0, 0.0)
     """
     split = None
     if not isinstance(train, Interactions) and hasattr(train, "train") and hasattr(train, "test"):
@@ -444,15 +447,26 @@ def evaluate(
     supports = bool(getattr(model, "_supports_history", False))
     has_hist = (hs_hi > hs_lo) if hi_ctx is not None else np.zeros(n_cases_total, dtype=bool)
     has_train = tr_hi > tr_lo
+    # a user counts as known only if the model saw events of theirs (shared id maps may
+    # hold users that had no event in fit: the id alone tells the model nothing)
+    seen_m = getattr(model, "seen_", None)
     known = model_user >= 0
+    if seen_m is not None:
+        known &= np.diff(seen_m.indptr)[np.maximum(model_user, 0)] > 0
     fold = supports & ((has_hist) | (~known & has_train))
     scorable = known | fold
     skipped = np.flatnonzero(~scorable)
     if len(skipped):
-        reason = "the model has no fold-in" if not supports else "they have no events before the test time"
+        cold = int((~has_hist[skipped] & ~has_train[skipped]).sum())
+        reasons = []
+        if cold:
+            reasons.append(f"{cold} have no events before the test time")
+        if len(skipped) - cold:
+            reasons.append(f"{len(skipped) - cold} could only be folded in, which "
+                           f"{type(model).__name__} does not support")
         warnings.warn(
             f"evaluate: {len(skipped)} test cases of {len(np.unique(cases.user[skipped]))} users unknown to "
-            f"the model were skipped ({reason}); they are counted in result.skipped_users.",
+            f"the model were skipped ({'; '.join(reasons)}); see result.skipped_users.",
             stacklevel=2)
     ev = np.flatnonzero(scorable)
 
@@ -547,7 +561,7 @@ def evaluate(
                 in_b = (past_c >= start) & (past_c < stop) & (past_i >= 0)
                 pr.append(past_c[in_b] - start)
                 pi.append(past_i[in_b])
-                kb = np.flatnonzero(known[g] & ~fold[g])
+                kb = np.flatnonzero((model_user[g] >= 0) & ~fold[g])
                 if seen_known is not None and len(kb):
                     sub = seen_known[model_user[g[kb]]]
                     pr.append(kb[np.repeat(np.arange(len(kb)), np.diff(sub.indptr))])
