@@ -6,10 +6,13 @@
 3. Train ``ProfileRanker`` on product events and rank the products of a room that is live
    for that viewer; rank a brand-new product known only by its title.
 
-Runs in well under a minute on a laptop: ``python examples/profiles_and_products.py``.
+Runs in well under a minute on a laptop: ``python examples/profiles_and_products.py``
+(``LIVEREC_QUICK=1`` for a smaller, faster run).
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 
@@ -20,7 +23,9 @@ from liverec.text import HashingTextEncoder
 
 
 def main() -> None:
-    data = make_live_commerce(n_users=800, n_streamers=40, n_days=10, random_state=0)
+    quick = os.environ.get("LIVEREC_QUICK") == "1"
+    size = dict(n_users=300, n_streamers=20, n_days=6) if quick else dict(n_users=800, n_streamers=40, n_days=10)
+    data = make_live_commerce(**size, random_state=0)
     X = data.interactions
     encoder = HashingTextEncoder(dim=256)
 
