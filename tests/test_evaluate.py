@@ -347,3 +347,16 @@ def test_torch_scores_and_nan_scores_are_handled(data):
     assert np.all(result.ranks[hits_item0] == X.n_items - 1)
     diff = reference.ranks[~hits_item0] - result.ranks[~hits_item0]
     assert set(np.unique(diff)) <= {0.0, 1.0}
+
+
+def test_use_history_unknown_keeps_known_users_on_their_fitted_state(data):
+    X, schedule = data
+    split = live_split(X, schedule, test_window=48)
+    model = FixedScores(seed=6).fit(split.train)
+    plain = evaluate(model, split.train, split.test, schedule=schedule, n_bootstrap=0)
+    known_only = evaluate(model, split, use_history="unknown", n_bootstrap=0)
+    always = evaluate(model, split, n_bootstrap=0)
+    np.testing.assert_array_equal(known_only.target_rank, plain.target_rank)
+    assert not np.array_equal(always.target_rank, plain.target_rank)  # scored from the history hash
+    with pytest.raises(ValueError, match="use_history"):
+        evaluate(model, split, use_history="sometimes")

@@ -319,6 +319,7 @@ def evaluate(
     exclude_seen: bool = False,
     metrics: Iterable[str] = _ALL_METRICS,
     history: Interactions | None = None,
+    use_history: str = "always",
     per: str = "auto",
     ties: str = "pessimistic",
     batch_size: int | None = None,
@@ -353,6 +354,11 @@ def evaluate(
         history: Recent events to score users from (fold-in), e.g. ``split.history`` of
             :func:`~liverec.model_selection.live_split`. Only events at or before each
             case's time are used. Models without fold-in score known users as usual.
+        use_history: ``"always"``: every user with ``history`` events is scored from them,
+            as ``model.recommend(history=...)`` does (sequence models read them as their
+            input). ``"unknown"``: only users the model does not know are folded in;
+            known users are scored from their fitted state (e.g. matrix-factorisation
+            user vectors).
         per: ``"event"``: one case per test event (its item is the target, its time the
             request time). ``"user"``: one case per user, all their distinct test items
             relevant, requested at their first test event time. ``"auto"``: ``"event"``
@@ -419,6 +425,8 @@ def evaluate(
         per = "event" if schedule is not None else "user"
     if per not in ("event", "user"):
         raise ValueError(f"per must be 'event', 'user' or 'auto', got {per!r}.")
+    if use_history not in ("always", "unknown"):
+        raise ValueError(f"use_history must be 'always' or 'unknown', got {use_history!r}.")
     if ties not in ("pessimistic", "optimistic"):
         raise ValueError(f"ties must be 'pessimistic' or 'optimistic', got {ties!r}.")
     if not 0 < confidence < 1:
@@ -453,7 +461,7 @@ def evaluate(
     known = model_user >= 0
     if seen_m is not None:
         known &= np.diff(seen_m.indptr)[np.maximum(model_user, 0)] > 0
-    fold = supports & ((has_hist) | (~known & has_train))
+    fold = supports & ((has_hist & (~known | (use_history == "always"))) | (~known & has_train))
     scorable = known | fold
     skipped = np.flatnonzero(~scorable)
     if len(skipped):
@@ -657,7 +665,7 @@ def evaluate(
     candidates = "live items" if schedule is not None else "all items"
     settings = {"model": type(model).__name__, "per": per, "ties": ties, "exclude_seen": bool(exclude_seen),
                 "candidates": candidates, "n_items": n_items, "k": list(ks), "n_bootstrap": int(n_bootstrap),
-                "confidence": confidence, "history": history is not None, "split": type(split).__name__ if split else None}
+                "confidence": confidence, "history": history is not None, "use_history": use_history, "split": type(split).__name__ if split else None}
     return EvaluationResult(
         k=tuple(ks), metrics=tuple(names), mean=mean, ci=ci, n_cases=n_seg, per_segment=per_segment,
         users=test.users.take(cases.user[ev]), times=times,
