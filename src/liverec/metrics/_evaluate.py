@@ -584,20 +584,24 @@ def evaluate(
             ti = torch.as_tensor(np.maximum(ti_np, 0), device=dev)
             st = scores[tc, ti]
             a_t = allowed[tc, ti] & torch.as_tensor(ti_np >= 0, device=dev)
+            # off-candidate items become -inf: they can never outscore a target, and they tie
+            # with it only when the target's own score is -inf (corrected below)
+            masked = scores.masked_fill(~allowed, -float("inf"))
+            n_off = n_items - torch.as_tensor(n_cand[idx], device=dev)
             gt = torch.empty(len(ti_np), dtype=torch.long, device=dev)
             eq = torch.empty(len(ti_np), dtype=torch.long, device=dev)
-            step = max(1, bs)
-            for p in range(0, len(ti_np), step):
-                q = slice(p, p + step)
-                rows_s, rows_a = scores[tc[q]], allowed[tc[q]]
+            one_per_row = len(ti_np) == nb and bool((t_case[tsl] == np.arange(start, stop)).all())
+            for p in range(0, len(ti_np), bs):
+                q = slice(p, p + bs)
+                rows_s = masked[p:p + bs] if one_per_row else masked[tc[q]]
                 s_q = st[q][:, None]
-                gt[q] = ((rows_s > s_q) & rows_a).sum(dim=1)
-                eq[q] = ((rows_s == s_q) & rows_a).sum(dim=1)
+                gt[q] = (rows_s > s_q).sum(dim=1)
+                eq[q] = (rows_s == s_q).sum(dim=1)
+            eq -= torch.where(torch.isneginf(st), n_off[tc], torch.zeros_like(eq))
             t_gt[tsl], t_eq[tsl] = gt.cpu().numpy(), eq.cpu().numpy()
             t_score[tsl] = st.double().cpu().numpy()
             t_allowed[tsl] = a_t.cpu().numpy()
             kk = min(max_k, n_items)
-            masked = scores.masked_fill(~allowed, -float("inf"))
             _, top = torch.topk(masked, kk, dim=1)
             top_ok = allowed.gather(1, top)
             top_codes[idx, :kk] = torch.where(top_ok, top, torch.full_like(top, -1)).cpu().numpy()
