@@ -105,6 +105,18 @@ def test_new_viewers_get_a_cold_start_score_but_predict_refuses_them(data, model
         model.predict(["walk-in"], room[:1])
 
 
+def test_a_bare_item_history_is_folded_in_as_the_latest_events(data, model) -> None:
+    room = data.products["product"][data.products["item"] == 4]
+    liked = room[:2].tolist()
+    bare = model.recommend("newcomer", k=len(room), candidates=room, history=liked)
+    now = model.builder_.now_
+    timed = Interactions.from_arrays(["newcomer", "newcomer"], liked, time=[now - 1, now], event=["view", "view"])
+    explicit = model.recommend("newcomer", k=len(room), candidates=room, history=timed)
+    np.testing.assert_allclose(bare.scores, explicit.scores, rtol=1e-6)
+    cold = np.sort(model.score("newcomer", room))[::-1]
+    assert not np.allclose(bare.scores[0], cold)  # the history changed the profile
+
+
 def test_training_pairs_label_carts_and_sample_negatives_in_the_same_room(data, split, model) -> None:
     train = split[0]
     positive = np.isin(train.event, [train.event_types.index("cart"), train.event_types.index("purchase")])

@@ -324,6 +324,16 @@ def test_hash_index_agrees_with_a_dict(batches: list[list[int]]) -> None:
     assert h.lookup(queries).tolist() == [ref.get(k, -1) for k in queries.tolist()]
 
 
+def test_user_affinity_is_the_share_of_the_users_decayed_weight() -> None:
+    X = Interactions.from_arrays(["ann", "ann", "ann", "bob"], ["s1", "s1", "s2", "s2"], time=[0.0, 0.0, 0.0, 0.0],
+                                 event=["view", "view", "purchase", "view"])
+    b = UserProfileBuilder().fit(X)
+    u = b.users_.codes(["ann", "ann", "bob", "bob"])
+    i = b.items_.codes(["s1", "s2", "s1", "s2"])
+    np.testing.assert_allclose(b.user_affinity(u, i), [2 / 8, 6 / 8, 0.0, 1.0])
+    assert b.user_affinity(np.array([-1]), np.array([0])).tolist() == [0.0]
+
+
 def test_log_sparse_sums_duplicates_across_batches() -> None:
     s = LogSparse()
     s.add(np.array([1, 1]), np.array([4, 4]), np.log([1.0, 2.0]))
@@ -331,3 +341,4 @@ def test_log_sparse_sums_duplicates_across_batches() -> None:
     indptr, cols, logv = s.csr(2)
     assert cols.tolist() == [2, 4]
     np.testing.assert_allclose(np.exp(logv), [5.0, 6.0])
+    np.testing.assert_allclose(np.exp(s.get(np.array([1, 0, 0, -1]), np.array([4, 2, 4, 4]))), [6.0, 5.0, 0.0, 0.0])

@@ -350,12 +350,17 @@ class ProfileRanker(BaseRecommender):
         return self._dense(b, b.users_.codes(self.users_.ids[user_codes], missing="ignore"), at)
 
     def _score_history(self, histories: list[History], at: np.ndarray | None) -> np.ndarray:
+        """Profiles of unseen users built from their history alone (population priors kept)."""
         b = self.builder_.empty_copy()
         users, items, times, events = [], [], [], []
         for j, h in enumerate(histories):
             users.append(np.full(len(h.items), j))
             items.append(np.asarray(h.items, dtype=np.int64))
-            times.append(np.asarray(h.time, dtype=np.float64))
+            t = np.asarray(h.time, dtype=np.float64)
+            if len(t) and np.array_equal(t, np.arange(len(t))):
+                # a bare list of items (no times): treat it as the latest events, one second apart
+                t = self.builder_.now_ - (len(t) - 1 - t)
+            times.append(t)
             ev = np.zeros(len(h.items), dtype=np.int64) if h.event is None else np.asarray(h.event, dtype=np.int64)
             events.append(np.clip(ev, 0, len(EVENT_TYPES) - 1))
         n_events = sum(len(x) for x in users)

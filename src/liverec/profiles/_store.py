@@ -193,6 +193,17 @@ class LogSparse:
             self.n = stop
         self._csr = None
 
+    def get(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """``logv`` of entries ``(rows, cols)`` (``-inf`` where absent or ``row``/``col`` < 0)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        cols = np.asarray(cols, dtype=np.int64)
+        out = np.full(len(rows), -np.inf)
+        ok = (rows >= 0) & (cols >= 0)
+        if ok.any() and self.n:
+            slots = self._index.lookup((rows[ok] << 32) | cols[ok])
+            out[np.flatnonzero(ok)[slots >= 0]] = self.logv[slots[slots >= 0]]
+        return out
+
     def csr(self, n_rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(indptr, cols, logv)`` sorted by row (cached until the next ``add``)."""
         if self._csr is not None and self._csr[0] == n_rows:

@@ -883,16 +883,16 @@ class UserProfileBuilder(ParamsMixin):
         self._check_fitted()
         store = self.pairs_item_ if kind == "item" else self.pairs_streamer_
         cols_q = item_codes if kind == "item" else (self.item_streamer_[item_codes] if self.streamers_ is not None else np.full(len(item_codes), -1))
+        user_codes = np.asarray(user_codes, dtype=np.int64)
         uniq, inv = np.unique(user_codes, return_inverse=True)
-        ptr, cols, logv = self._user_entries(store, uniq)
+        ptr, _, logv = self._user_entries(store, uniq)
         seg = np.repeat(np.arange(len(uniq)), np.diff(ptr))
-        tot = group_logsumexp(logv, seg, len(uniq))
-        lut = dict(zip(((seg.astype(np.int64) << 32) | cols).tolist(), logv.tolist(), strict=True))
-        q = ((inv.reshape(-1).astype(np.int64) << 32) | np.maximum(cols_q, 0)).tolist()
-        vals = np.fromiter((lut.get(k, -np.inf) for k in q), dtype=np.float64, count=len(q))
-        vals[cols_q < 0] = -np.inf
-        t = tot[inv.reshape(-1)]
-        return np.where(np.isfinite(vals) & np.isfinite(t), np.exp(vals - np.where(np.isfinite(t), t, 0.0)), 0.0)
+        tot = group_logsumexp(logv, seg, len(uniq))[inv.reshape(-1)]
+        vals = store.get(user_codes, cols_q)
+        ok = np.isfinite(vals) & np.isfinite(tot)
+        out = np.zeros(len(user_codes))
+        out[ok] = np.exp(vals[ok] - tot[ok])
+        return out
 
     def empty_copy(self) -> UserProfileBuilder:
         """A builder sharing this one's items, metadata and population but with no users.
