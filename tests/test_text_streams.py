@@ -153,7 +153,7 @@ def naive(T: TextEvents, items: list, at: list, window: float | None, half_life:
     """Row by row, text by text: the definition the vectorised transform must match."""
     vec = ENC.transform(list(T.text))
     out = np.zeros((len(items), ENC.dim))
-    for r, (item, t) in enumerate(zip(items, at)):
+    for r, (item, t) in enumerate(zip(items, at, strict=True)):
         total, wsum = np.zeros(ENC.dim), 0.0
         for j in range(len(T)):
             if T.item[j] != item or T.time[j] > t:
@@ -180,8 +180,8 @@ events = st.lists(
 @given(rows=events, queries=st.lists(st.tuples(st.sampled_from(["a", "b", "c", "d"]), st.integers(0, 60)), min_size=1, max_size=6),
        window=st.one_of(st.none(), st.integers(1, 30)), half_life=st.one_of(st.none(), st.integers(1, 30)))
 def test_vectorised_transform_equals_the_naive_definition(rows, queries, window, half_life) -> None:
-    items, texts, times, kinds = (list(c) for c in zip(*rows))
+    items, texts, times, kinds = (list(c) for c in zip(*rows, strict=True))
     T = TextEvents.from_arrays(item=items, text=texts, time=times, kind=kinds)
-    q_items, q_at = (list(c) for c in zip(*queries))
+    q_items, q_at = (list(c) for c in zip(*queries, strict=True))
     got = StreamTextEmbedder(ENC, window=window, half_life=half_life).fit(T).transform(q_items, at=q_at)
     np.testing.assert_allclose(got, naive(T, q_items, q_at, window, half_life), atol=1e-5)

@@ -76,7 +76,7 @@ def unit(v: np.ndarray) -> np.ndarray:
 def test_mean_pooling_matches_hand_computation(tiny_bert: Path, reference) -> None:
     tokenizer, model = reference
     X = TransformerTextEncoder(model=str(tiny_bert), device="cpu").transform(TEXTS)
-    for row, text in zip(X, TEXTS):
+    for row, text in zip(X, TEXTS, strict=True):
         ids = tokenizer(text)["input_ids"]
         np.testing.assert_allclose(row, unit(hidden_states(model, ids).mean(axis=0)), atol=1e-5)
 
@@ -84,7 +84,7 @@ def test_mean_pooling_matches_hand_computation(tiny_bert: Path, reference) -> No
 def test_cls_pooling_takes_the_first_token(tiny_bert: Path, reference) -> None:
     tokenizer, model = reference
     X = TransformerTextEncoder(model=str(tiny_bert), pooling="cls", device="cpu").transform(TEXTS)
-    for row, text in zip(X, TEXTS):
+    for row, text in zip(X, TEXTS, strict=True):
         np.testing.assert_allclose(row, unit(hidden_states(model, tokenizer(text)["input_ids"])[0]), atol=1e-5)
 
 

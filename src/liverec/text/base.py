@@ -120,7 +120,8 @@ class BaseTextEncoder(ParamsMixin):
         self._check_ready()
         checked = check_texts(texts)
         if not checked:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            dim: int = self.dim  # type: ignore[attr-defined]  # a parameter or property of the subclass
+            return np.zeros((0, dim), dtype=np.float32)
         out = self._transform(checked)
         return np.ascontiguousarray(out, dtype=np.float32)
 

@@ -191,7 +191,7 @@ class HashingTextEncoder(BaseTextEncoder):
     def _check_params(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
         if isinstance(self.dim, bool) or not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
             raise DataValidationError(f"dim must be a positive integer, got {self.dim!r}.")
-        ranges = []
+        ranges: list[tuple[int, int] | None] = []
         for name in ("char_ngram_range", "word_ngram_range"):
             value = getattr(self, name)
             if value is None:

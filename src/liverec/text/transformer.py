@@ -102,7 +102,7 @@ class TransformerTextEncoder(BaseTextEncoder):
         normalize: L2-normalise the output rows.
         chunk_overlap: Tokens shared by consecutive windows of a long text.
         long_text: ``"chunk"`` (pool over windows) or ``"truncate"`` (keep the first window).
-        cache_dir: Directory of an on-disk cache (SQLite) of embeddings keyed by a hash of the
+        cache_dir: Directory (``~`` expanded) of an on-disk cache (SQLite) of embeddings keyed by a hash of the
             model's weights, vocabulary, these settings and the text; ``None`` for no cache.
         progress: Show a progress bar (needs ``tqdm``); ``None`` shows one for more than 2,000
             chunks when stderr is a terminal.
@@ -176,7 +176,11 @@ class TransformerTextEncoder(BaseTextEncoder):
         import torch
 
         path = resolve_model_path(self.model)
+        hf_logging = getattr(getattr(transformers, "utils", None), "logging", None)
+        bars = hf_logging is not None and hf_logging.is_progress_bar_enabled()
         try:
+            if bars:  # no "Loading weights" bar for every encoder: loading is quick
+                hf_logging.disable_progress_bar()
             tokenizer = transformers.AutoTokenizer.from_pretrained(path, local_files_only=self.local_files_only)
             model = transformers.AutoModel.from_pretrained(path, local_files_only=self.local_files_only)
         except OSError as err:
@@ -185,10 +189,13 @@ class TransformerTextEncoder(BaseTextEncoder):
                 f"{err}. Pass a local directory written by save_pretrained (works offline) or a "
                 "Hugging Face model name on a machine with network access."
             ) from err
+        finally:
+            if bars:
+                hf_logging.enable_progress_bar()
         device = self._resolved_device()
         model.to(device)
         model.eval()
-        limit = None
+        limit: Any = None
         st_config = os.path.join(path, "sentence_bert_config.json")
         if os.path.isfile(st_config):
             with open(st_config, encoding="utf-8") as fh:
@@ -234,7 +241,7 @@ class TransformerTextEncoder(BaseTextEncoder):
         )
         chunks: list[list[int]] = []
         owner: list[int] = []
-        for i, (ids, special) in enumerate(zip(enc["input_ids"], enc["special_tokens_mask"])):
+        for i, (ids, special) in enumerate(zip(enc["input_ids"], enc["special_tokens_mask"], strict=True)):
             if len(ids) <= max_len:
                 chunks.append(list(ids))
                 owner.append(i)
@@ -383,8 +390,9 @@ class TransformerTextEncoder(BaseTextEncoder):
         return hashlib.blake2b(prefix + text.encode("utf-8"), digest_size=20).digest()
 
     def _open_cache(self, state: dict[str, Any]) -> sqlite3.Connection:
-        os.makedirs(os.fspath(self.cache_dir), exist_ok=True)
-        conn = sqlite3.connect(os.path.join(os.fspath(self.cache_dir), "embeddings.sqlite"), timeout=30)
+        folder = os.path.expanduser(os.fspath(str(self.cache_dir)))
+        os.makedirs(folder, exist_ok=True)
+        conn = sqlite3.connect(os.path.join(folder, "embeddings.sqlite"), timeout=30)
         conn.execute("CREATE TABLE IF NOT EXISTS embeddings (key BLOB PRIMARY KEY, vec BLOB NOT NULL)")
         return conn
 
