@@ -92,6 +92,17 @@ def test_a_new_product_with_only_a_title_can_be_ranked(data, split) -> None:
     assert "new-a" in m.recommend(user, k=2, candidates=["new-a", "new-o"])[0]
 
 
+def test_scoring_all_items_in_chunks_gives_the_same_ranking(model, monkeypatch) -> None:
+    import liverec.models.profile_ranker as pr
+
+    users = model.users_.ids[:5]
+    whole = model.recommend(users, k=10)
+    monkeypatch.setattr(pr, "_PAIRS_PER_CHUNK", len(model.items_) * 2)  # two users per chunk
+    chunked = model.recommend(users, k=10)
+    np.testing.assert_array_equal(chunked.items, whole.items)
+    np.testing.assert_allclose(chunked.scores, whole.scores, rtol=1e-6)
+
+
 def test_unknown_products_must_be_added_first(model) -> None:
     with pytest.raises(UnknownItemError, match="add_items"):
         model.score(model.users_.ids[0], ["never-seen"])

@@ -31,6 +31,10 @@ PAIR_FEATURES: tuple[str, ...] = (
 )
 
 
+#: Pairs scored at once when ranking every item for many users (about 40 MB of features).
+_PAIRS_PER_CHUNK = 250_000
+
+
 @register
 class ProfileRanker(BaseRecommender):
     """Products (or rooms) ranked for a user from their profile, item metadata and text.
@@ -338,11 +342,14 @@ class ProfileRanker(BaseRecommender):
         n_items = len(self.items_)
         times = np.full(len(bu), b.now_) if at is None else np.asarray(at, dtype=np.float64)
         out = np.empty((len(bu), n_items), dtype=np.float32)
+        step = max(1, _PAIRS_PER_CHUNK // max(n_items, 1))  # bounds the pair-feature memory
         for t in np.unique(times):
-            rows = np.flatnonzero(times == t)
-            pu = np.repeat(bu[rows], n_items)
-            pi = np.tile(np.arange(n_items), len(rows))
-            out[rows] = self._scores(b, pu, pi, float(t)).reshape(len(rows), n_items)
+            same = np.flatnonzero(times == t)
+            for s in range(0, len(same), step):
+                rows = same[s:s + step]
+                pu = np.repeat(bu[rows], n_items)
+                pi = np.tile(np.arange(n_items), len(rows))
+                out[rows] = self._scores(b, pu, pi, float(t)).reshape(len(rows), n_items)
         return out
 
     def _score_known(self, user_codes: np.ndarray, at: np.ndarray | None) -> np.ndarray:

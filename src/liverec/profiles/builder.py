@@ -337,7 +337,8 @@ class UserProfileBuilder(ParamsMixin):
         """Fold new events (and text) into the profiles, in time proportional to the new data.
 
         New users and items are added. Metadata rows for items already known are ignored;
-        new categories get new columns (appended to ``feature_names_``).
+        new categories get new columns (appended to ``feature_names_``); the price bands
+        stay those set at ``fit``.
 
         Args:
             new_events: The new events (same event vocabulary as ``event_weights``).
