@@ -6,6 +6,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from liverec.base import BaseRecommender
 from liverec.data import Interactions, LiveSchedule
@@ -360,3 +362,70 @@ def test_use_history_unknown_keeps_known_users_on_their_fitted_state(data):
     assert not np.array_equal(always.target_rank, plain.target_rank)  # scored from the history hash
     with pytest.raises(ValueError, match="use_history"):
         evaluate(model, split, use_history="sometimes")
+
+
+class TieScores(BaseRecommender):
+    """Test model: small integer scores, so ties are everywhere; no fold-in."""
+
+    _supports_history = False
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def _fit(self, interactions, *, schedule, item_features, text):
+        rng = np.random.default_rng(self.seed)
+        self.table_ = rng.integers(0, 3, size=(interactions.n_users, interactions.n_items)).astype(np.float32)
+
+    def _score_known(self, user_codes, at):
+        return self.table_[user_codes]
+
+
+@st.composite
+def eval_case(draw):
+    n = draw(st.integers(4, 40))
+    users = draw(st.lists(st.integers(0, 4), min_size=n, max_size=n))
+    items = draw(st.lists(st.integers(0, 7), min_size=n, max_size=n))
+    times = draw(st.lists(st.integers(0, 20), min_size=n, max_size=n))
+    X = Interactions.from_arrays(users, items, time=times)
+    n_b = draw(st.integers(1, 12))
+    b_items = draw(st.lists(st.integers(0, 7), min_size=n_b, max_size=n_b))
+    starts = draw(st.lists(st.integers(0, 20), min_size=n_b, max_size=n_b))
+    lengths = draw(st.lists(st.integers(1, 10), min_size=n_b, max_size=n_b))
+    schedule = LiveSchedule.from_arrays(b_items, starts, [s + d for s, d in zip(starts, lengths, strict=True)])
+    return X, schedule, draw(st.integers(0, 1000)), draw(st.booleans()), draw(st.booleans()), \
+        draw(st.sampled_from(["user", "event"])), draw(st.sampled_from(["pessimistic", "optimistic"]))
+
+
+@settings(max_examples=50, deadline=None)
+@given(case=eval_case())
+def test_ranks_match_a_brute_force_reference(case):
+    X, schedule, seed, live, exclude_seen, per, ties = case
+    try:
+        split = temporal_split(X, test_size=0.3)
+    except DataValidationError:
+        return
+    model = TieScores(seed).fit(split.train)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = evaluate(model, split.train, split.test, schedule=schedule if live else None, per=per,
+                          exclude_seen=exclude_seen, ties=ties, n_bootstrap=0, k=(1, 3))
+    seen = split.train.to_csr("binary")
+    for c, user in enumerate(result.users):
+        scores = model.table_[model.users_.codes([user])[0]]
+        cand = np.ones(X.n_items, dtype=bool)
+        if live:
+            cand[:] = False
+            live_codes = X.items.codes(schedule.live_at(result.times[c]), missing="ignore")
+            cand[live_codes[live_codes >= 0]] = True
+        if exclude_seen:
+            cand[seen[X.users.codes([user])[0]].indices] = False
+        rows = np.flatnonzero(result.target_case == c)
+        targets = X.items.codes(result.target_item[rows])
+        order_of = {int(t): j for j, t in enumerate(targets)}
+        # the list: by score, ties with non-targets first (pessimistic) or last, targets in order
+        key = sorted(np.flatnonzero(cand), key=lambda i: (
+            -scores[i], (i in order_of) == (ties == "pessimistic"), order_of.get(int(i), -1)))
+        position = {int(i): p for p, i in enumerate(key)}
+        want = [position.get(int(t), np.inf) for t in targets]
+        np.testing.assert_array_equal(result.target_rank[rows], want)
+        assert result.n_candidates[c] == cand.sum()
