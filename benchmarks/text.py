@@ -93,6 +93,7 @@ def streamer_centroid(X: np.ndarray, labels: np.ndarray) -> float:
     own_sq = sq[y] - 2 * S[rows, y] + np.einsum("ij,ij->i", X, X)
     cos = S / np.sqrt(np.maximum(sq, 1e-12))[None, :]
     cos[rows, y] = own / np.sqrt(np.maximum(own_sq, 1e-12))
+    cos[rows, y] = np.where(np.bincount(y)[y] > 1, cos[rows, y], -np.inf)  # a streamer's only reply
     return float((cos.argmax(1) == y).mean())
 
 

@@ -176,7 +176,7 @@ class TransformerTextEncoder(BaseTextEncoder):
         import torch
 
         path = resolve_model_path(self.model)
-        hf_logging = getattr(getattr(transformers, "utils", None), "logging", None)
+        hf_logging: Any = getattr(getattr(transformers, "utils", None), "logging", None)
         bars = hf_logging is not None and hf_logging.is_progress_bar_enabled()
         try:
             if bars:  # no "Loading weights" bar for every encoder: loading is quick
