@@ -334,6 +334,23 @@ def test_user_affinity_is_the_share_of_the_users_decayed_weight() -> None:
     assert b.user_affinity(np.array([-1]), np.array([0])).tolist() == [0.0]
 
 
+@given(st.lists(st.tuples(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9)), min_size=1, max_size=30),
+                          st.booleans()), min_size=1, max_size=8))
+def test_log_sparse_row_view_stays_sorted_across_adds_and_reads(batches: list) -> None:
+    s = LogSparse()
+    for pairs, read in batches:
+        rows, cols = (np.array(x) for x in zip(*pairs, strict=True))
+        s.add(rows, cols, np.zeros(len(rows)))
+        if read:
+            s.csr(10)
+    r, c, v = s.entries()
+    order = np.argsort(r, kind="stable")
+    indptr, cols_sorted, logv_sorted = s.csr(10)
+    assert cols_sorted.tolist() == c[order].tolist()
+    np.testing.assert_array_equal(logv_sorted, v[order])
+    assert indptr.tolist() == [0, *np.cumsum(np.bincount(r, minlength=10)).tolist()]
+
+
 def test_log_sparse_sums_duplicates_across_batches() -> None:
     s = LogSparse()
     s.add(np.array([1, 1]), np.array([4, 4]), np.log([1.0, 2.0]))

@@ -147,6 +147,7 @@ class LogSparse:
         self.n = 0
         self._index = HashIndex()
         self._csr: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._order = np.zeros(0, dtype=np.int64)  # slots sorted by row (covers the first len(_order) slots)
 
     @classmethod
     def from_arrays(cls, rows: np.ndarray, cols: np.ndarray, logv: np.ndarray) -> LogSparse:
@@ -209,7 +210,13 @@ class LogSparse:
         if self._csr is not None and self._csr[0] == n_rows:
             return self._csr[1], self._csr[2], self._csr[3]
         rows, cols, logv = self.entries()
-        order = np.argsort(rows, kind="stable")
+        done = len(self._order)
+        if done < self.n:
+            # merge the slots added since the last read into the row order (no full re-sort)
+            new = done + np.argsort(rows[done:], kind="stable")
+            at = np.searchsorted(rows[self._order], rows[new], side="right")
+            self._order = np.insert(self._order, at, new)
+        order = self._order
         indptr = np.zeros(n_rows + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
         out = (indptr, cols[order], logv[order])
