@@ -40,6 +40,9 @@ __all__ = [
     "torch_threads",
 ]
 
+#: Non-zeros per chunk of rows on the CPU (temporaries of 4 bytes per non-zero stay small).
+_CHUNK_NNZ = 1 << 20
+
 #: Floats held in the padded ``(rows, length, k)`` block of the exact solver.
 _CHOLESKY_BLOCK = 1 << 22
 
@@ -257,7 +260,12 @@ class RowRunner:
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="liverec-als") if self.threads > 1 else None
 
     def chunks(self, matrix: CsrTensor) -> list[tuple[int, int]]:
-        return matrix.balanced_chunks(1 if self.threads == 1 else 4 * self.threads)
+        """Row ranges: several per thread, and small enough that per-chunk temporaries
+        (one float per non-zero) stay in cache-sized, reused allocations."""
+        per_threads = 1 if self.threads == 1 else 4 * self.threads
+        if self.device.type != "cpu":
+            return matrix.balanced_chunks(1)
+        return matrix.balanced_chunks(max(per_threads, -(-matrix.nnz // _CHUNK_NNZ)))
 
     def map(self, fn: Callable[[int, int], object], chunks: list[tuple[int, int]]) -> None:
         """Call ``fn(start, stop)`` for every chunk; exceptions propagate."""
