@@ -250,6 +250,22 @@ def test_missing_event_column_counts_events_as_views() -> None:
     assert UserProfileBuilder().fit(X).profile("ann").funnel["view"] == 2
 
 
+def test_metadata_can_be_a_pandas_frame_indexed_by_item() -> None:
+    pd = pytest.importorskip("pandas")
+    meta = pd.DataFrame({"category": ["beauty", "food"], "price": [10.0, 50.0]}, index=["s1", "s2"])
+    X = Interactions.from_arrays(["ann"], ["s2"], time=[0.0], event=["view"])
+    b = UserProfileBuilder(prior_strength=0.0).fit(X, item_metadata=meta)
+    assert b.profile("ann").top_categories[0] == ("food", 1.0)
+
+
+def test_bad_metadata_is_rejected_with_the_column_named() -> None:
+    X = Interactions.from_arrays(["ann"], ["s1"], time=[0.0], event=["view"])
+    with pytest.raises(DataValidationError, match="'item' column"):
+        UserProfileBuilder().fit(X, item_metadata={"category": ["a"]})
+    with pytest.raises(DataValidationError, match="prices must be positive"):
+        UserProfileBuilder().fit(X, item_metadata={"item": ["s1"], "price": [-3.0]})
+
+
 # Taste vector ---------------------------------------------------------------------------------------
 def test_taste_is_the_embedding_of_what_the_user_watched() -> None:
     X = Interactions.from_arrays(["ann", "bob"], ["s1", "s2"], time=[0.0, 0.0], event=["view", "view"])
