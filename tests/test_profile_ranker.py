@@ -103,6 +103,24 @@ def test_scoring_all_items_in_chunks_gives_the_same_ranking(model, monkeypatch) 
     np.testing.assert_allclose(chunked.scores, whole.scores, rtol=1e-6)
 
 
+def test_a_title_only_product_gets_the_category_of_its_nearest_titles() -> None:
+    from liverec.text import HashingTextEncoder
+
+    products = {"product": ["p1", "p2", "p3", "p4"], "category": ["beauty", "beauty", "food", "food"],
+                "price": [10.0, 12.0, 3.0, 4.0], "title": ["red lipstick", "pink lipstick", "rice noodles", "egg noodles"]}
+    rng = np.random.default_rng(0)
+    n = 80
+    X = Interactions.from_arrays([f"u{k}" for k in rng.integers(0, 10, n)], rng.choice(products["product"], n),
+                                 time=np.sort(rng.uniform(0, 1e5, n)), event=rng.choice(["view", "view", "cart"], n))
+    m = ProfileRanker(text_encoder=HashingTextEncoder(dim=512), n_epochs=2).fit(X, item_features=products)
+    m.add_items({"product": ["p5", "p6"], "title": ["matte lipstick", "udon noodles"]})
+    b = m.builder_
+    assert [b.categories_[c] for c in b.item_cat_[b.items_.codes(["p5", "p6"])]] == ["beauty", "food"]
+    plain = ProfileRanker(text_encoder=HashingTextEncoder(dim=512), n_epochs=2).fit(X, item_features=products)
+    plain.add_items({"product": ["p5"], "title": ["matte lipstick"]}, infer_category=False)
+    assert plain.builder_.item_cat_[plain.builder_.items_.codes(["p5"])[0]] == -1
+
+
 def test_unknown_products_must_be_added_first(model) -> None:
     with pytest.raises(UnknownItemError, match="add_items"):
         model.score(model.users_.ids[0], ["never-seen"])

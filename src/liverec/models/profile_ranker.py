@@ -34,6 +34,9 @@ PAIR_FEATURES: tuple[str, ...] = (
 #: Pairs scored at once when ranking every item for many users (about 40 MB of features).
 _PAIRS_PER_CHUNK = 250_000
 
+#: Neighbours that vote on the category of a product known only by its title.
+_INFER_NEIGHBOURS = 10
+
 
 @register
 class ProfileRanker(BaseRecommender):
@@ -411,22 +414,56 @@ class ProfileRanker(BaseRecommender):
         bu = b.users_.codes(users_arr, missing="ignore")
         return self._scores(b, bu, codes, b._time(at)).astype(np.float32)
 
-    def add_items(self, item_table: Any) -> ProfileRanker:
+    def add_items(self, item_table: Any, *, infer_category: bool = True) -> ProfileRanker:
         """Make new products rankable from their metadata alone (title, category, price, streamer).
 
         Args:
             item_table: Same columns as ``item_features`` in ``fit`` (``product``/``item``,
                 ``category``, ``price``, ``title``, ...). Items already known are ignored.
+            infer_category: Give a product without a category the category most common among
+                the known products with the most similar title embeddings (cosine-weighted vote
+                of the nearest 10; needs a ``text_encoder`` and a title), so the user's
+                category affinity applies to it.
 
         Returns:
             ``self``.
         """
         self._check_fitted()
         meta = read_item_table(item_table, "item_table")
-        self.builder_._ingest_metadata(meta)
+        b = self.builder_
+        b._ingest_metadata(meta)
         self.items_ = self.items_.extend(meta["item"])
         self._resize_seen()
+        if infer_category and b.categories_ and b.dim_:
+            self._infer_categories(b.items_.codes(meta["item"]))
         return self
+
+    def _infer_categories(self, codes: np.ndarray) -> None:
+        """Category of uncategorised items by a vote of their nearest categorised neighbours."""
+        b = self.builder_
+        V = b.item_vectors()
+        if V is None:
+            return
+        has_vec = b._cache["V"][1]
+        cat = b.item_cat_[: len(V)]
+        known = (cat >= 0) & has_vec
+        todo = codes[(b.item_cat_[codes] < 0) & has_vec[codes]]
+        if not len(todo) or not known.any():
+            return
+        n_cat = len(b.categories_)
+        ref = np.flatnonzero(known)
+        Vn = V[ref] / np.maximum(np.linalg.norm(V[ref], axis=1, keepdims=True), 1e-12)
+        k = min(_INFER_NEIGHBOURS, len(ref))
+        for s in range(0, len(todo), 1024):
+            chunk = todo[s:s + 1024]
+            q = V[chunk] / np.maximum(np.linalg.norm(V[chunk], axis=1, keepdims=True), 1e-12)
+            sims = q @ Vn.T
+            top = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+            votes = np.zeros((len(chunk), n_cat))
+            rows = np.repeat(np.arange(len(chunk)), k)
+            np.add.at(votes, (rows, cat[ref[top.ravel()]]), np.maximum(np.take_along_axis(sims, top, 1).ravel(), 0.0))
+            b.item_cat_[chunk] = np.argmax(votes, axis=1)
+        b._cache.clear()
 
     def partial_fit(self, new_interactions: Interactions, text: TextEvents | None = None) -> ProfileRanker:
         """Fold new events into the profiles (exact, incremental); the network is kept.
