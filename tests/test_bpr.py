@@ -153,10 +153,11 @@ def test_bad_hyper_parameters_are_refused_by_name(name: str, value: object) -> N
         BPR(**{name: value}).fit(two_tastes())  # type: ignore[arg-type]
 
 
-def test_ragged_last_batch_is_trained_too() -> None:
-    X = two_tastes(n_per_group=7)  # 56 events: batches of 48 and 8 with groups of 8; 56 % 48 != 0
-    model = small_bpr(batch_size=48, n_epochs=2).fit(X)
-    assert np.isfinite(model.user_factors_).all()
+def test_a_batch_larger_than_the_data_still_learns_the_preference() -> None:
+    X = two_tastes()
+    model = small_bpr(batch_size=10_000, n_epochs=300).fit(X)
+    recs = model.recommend(["g0u2", "g1u4"], k=1, exclude_seen=True)
+    assert recs.items[:, 0].tolist() == ["a2", "b4"]
 
 
 def test_fit_leaves_the_torch_thread_count_as_it_was() -> None:

@@ -16,9 +16,9 @@ Training runs in torch as minibatch SGD written by hand: each step gathers the r
 batch (``index_select``), computes the closed-form BPR gradients and adds them back with
 ``scatter_add_``; no autograd, no sparse gradients, no optimiser state. Gradients of the
 samples in a batch are summed (not averaged), so ``learning_rate`` means what it means in
-per-sample SGD (``implicit`` and the BPR paper), and L2 decay is applied to every row once
-per epoch in proportion to how often the row was used (the same total shrinkage as
-per-sample decay).
+per-sample SGD (``implicit`` and the BPR paper), and L2 decay is applied to all rows every
+few batches, in proportion to how often each row is used (the same total shrinkage as
+per-sample decay, without three extra passes over every batch).
 """
 
 from __future__ import annotations
@@ -35,11 +35,6 @@ from ..persistence import register
 from ._linalg import resolve_device, torch_threads
 
 __all__ = ["BPR", "LiveNegativeSampler"]
-
-#: In uniform mode, this many consecutive positives of a (shuffled) batch share one negative
-#: item: every positive still gets its own comparison, but the negative rows are gathered
-#: and updated once per group, which removes a third of the memory traffic of a step.
-_NEGATIVE_GROUP = 8
 
 #: Live lists are precomputed for all events when they hold fewer entries than this;
 #: otherwise they are looked up batch by batch.
@@ -152,8 +147,7 @@ class BPR(BaseRecommender):
 
     Negatives are uniform over the catalogue; with ``fit(..., schedule=...)`` they are drawn
     among the items live at the event's time (availability-aware, as in LiveRec), falling back
-    to uniform when nothing else was live. In uniform mode a negative item is shared by
-    groups of 8 positives of a shuffled batch (each positive still gets its own comparison).
+    to uniform when nothing else was live.
 
     Args:
         n_factors: Dimension of the user and item vectors.
@@ -232,8 +226,7 @@ class BPR(BaseRecommender):
         sampler = None
         if schedule is not None:
             sampler = LiveNegativeSampler(schedule, X.items, X.time, X.item_codes)
-        group = 1 if sampler is not None else _NEGATIVE_GROUP
-        bs = max(group, int(self.batch_size) // group * group)
+        bs = int(self.batch_size)
         n_batches = (n + bs - 1) // bs
         users_d, items_d = users.to(dev), items.to(dev)
         lr, reg = float(self.learning_rate), float(self.regularization)
@@ -242,35 +235,25 @@ class BPR(BaseRecommender):
         # L2 decay is applied every few batches to all rows at once, in proportion to how
         # often each row is used per batch (the same shrinkage as per-sample decay).
         decay_every = max(1, n_batches // 32)
+        rate = lr * reg / n_batches
         for _ in range(int(self.n_epochs)):
             if sampler is not None:
                 neg = sampler.sample(order, gen)
             else:
-                neg = torch.randint(n_items, ((n + group - 1) // group,), generator=gen)
+                neg = torch.randint(n_items, (n,), generator=gen)
             neg_d = neg.to(dev)
-            item_use = pos_count + torch.bincount(neg_d, minlength=n_items).float() * group
-            rate = lr * reg / n_batches
-            decay_u = torch.exp(-rate * decay_every * user_count).unsqueeze(1)
-            decay_i = torch.exp(-rate * decay_every * item_use)
+            item_use = pos_count + torch.bincount(neg_d, minlength=n_items).float()
+            since_decay = 0
             for step, bi in enumerate(torch.randperm(n_batches, generator=gen).tolist()):
                 lo, hi = bi * bs, min(n, (bi + 1) * bs)
-                if group == 1:
-                    _bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], 1, lr)
-                elif (hi - lo) % group == 0:
-                    _bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo // group:hi // group], group, lr)
-                else:  # the last, ragged batch: expand its shared negatives
-                    j = neg_d[lo // group:(hi + group - 1) // group].repeat_interleave(group)[:hi - lo]
-                    _bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], j, 1, lr)
-                if (step + 1) % decay_every == 0 or step + 1 == n_batches:
-                    k = decay_every if (step + 1) % decay_every == 0 else (step + 1) % decay_every
-                    if k == decay_every:
-                        U.mul_(decay_u)
-                        V.mul_(decay_i.unsqueeze(1))
-                        b.mul_(decay_i)
-                    else:
-                        U.mul_(torch.exp(-rate * k * user_count).unsqueeze(1))
-                        V.mul_(torch.exp(-rate * k * item_use).unsqueeze(1))
-                        b.mul_(torch.exp(-rate * k * item_use))
+                _bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], lr)
+                since_decay += 1
+                if since_decay == decay_every or step + 1 == n_batches:
+                    U.mul_(torch.exp(-rate * since_decay * user_count).unsqueeze(1))
+                    shrink = torch.exp(-rate * since_decay * item_use)
+                    V.mul_(shrink.unsqueeze(1))
+                    b.mul_(shrink)
+                    since_decay = 0
         self.user_factors_ = U.cpu().numpy()
         self.item_factors_ = V.cpu().numpy()
         self.item_bias_ = b.cpu().numpy()
@@ -342,8 +325,8 @@ class BPR(BaseRecommender):
 
 
 def _bpr_step(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
-              j: torch.Tensor, group: int, lr: float) -> None:
-    """One SGD step on a batch: positives ``(u, i)``, negatives ``j`` (one per ``group`` positives).
+              j: torch.Tensor, lr: float) -> None:
+    """One SGD step on a batch of positives ``(u, i)`` with negatives ``j`` (summed gradients).
 
     For ``x = p.(q_i - q_j) + b_i - b_j`` and ``z = sigmoid(-x)`` the ascent directions are
     ``z (q_i - q_j)`` for ``p``, ``z p`` for ``q_i``, ``-z p`` for ``q_j``, ``+-z`` for biases.
@@ -351,26 +334,14 @@ def _bpr_step(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor
     d = U.shape[1]
     pu = U.index_select(0, u)
     qi = V.index_select(0, i)
-    qj = V.index_select(0, j)
-    if group > 1:
-        qi.view(-1, group, d).sub_(qj.unsqueeze(1))
-        bias = b.index_select(0, i).view(-1, group).sub_(b.index_select(0, j).unsqueeze(1)).view(-1)
-    else:
-        qi.sub_(qj)
-        bias = b.index_select(0, i).sub_(b.index_select(0, j))
-    x = torch.linalg.vecdot(pu, qi).add_(bias)
+    qi.sub_(V.index_select(0, j))            # q_i - q_j
+    x = torch.linalg.vecdot(pu, qi).add_(b.index_select(0, i)).sub_(b.index_select(0, j))
     z = torch.sigmoid(x.neg_()).mul_(lr)
     zc = z.unsqueeze(1)
-    grad_u = qi.mul_(zc)   # z (q_i - q_j)
-    grad_i = pu.mul_(zc)   # z p
-    if group > 1:
-        grad_j = grad_i.view(-1, group, d).sum(1).neg_()
-        zj = z.view(-1, group).sum(1).neg_()
-    else:
-        grad_j = grad_i.neg()
-        zj = z.neg()
+    grad_u = qi.mul_(zc)
+    grad_i = pu.mul_(zc)
     U.scatter_add_(0, u.unsqueeze(1).expand(-1, d), grad_u)
     V.scatter_add_(0, i.unsqueeze(1).expand(-1, d), grad_i)
-    V.scatter_add_(0, j.unsqueeze(1).expand(-1, d), grad_j)
+    V.scatter_add_(0, j.unsqueeze(1).expand(-1, d), grad_i.neg_())
     b.index_add_(0, i, z)
-    b.index_add_(0, j, zj)
+    b.index_add_(0, j, z.neg_())

@@ -3,7 +3,7 @@
 Both solvers minimise the same objective over the observed ratings ``R``::
 
     sum_{(u,i) in R} (r_ui - μ - b_u - b_i - p_u·q_i)^2
-        + regularization * sum_{(u,i) in R} (b_u^2 + b_i^2 + |p_u|^2 + |q_i|^2)
+        + sum_{(u,i) in R} [bias_regularization (b_u^2 + b_i^2) + regularization (|p_u|^2 + |q_i|^2)]
 
 ``μ`` is the mean training rating (fixed). The penalty is counted once per rating, so a user
 with many ratings is held back as much, relative to the evidence, as one with few (the
@@ -21,7 +21,6 @@ with many ratings is held back as much, relative to the evidence, as one with fe
 from __future__ import annotations
 
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -37,8 +36,8 @@ from ._linalg import resolve_device, torch_threads
 __all__ = ["MatrixFactorization"]
 
 _SOLVERS = ("als", "sgd")
-#: Floats of the per-row ``(n_factors + 1)^2`` Gram blocks built at once by the ALS solver.
-_GRAM_BUDGET = 1 << 24
+#: Floats of the padded ``(rows, longest row, n_factors + 1)`` block the ALS solver gathers at once.
+_GRAM_BUDGET = 1 << 23
 
 
 class _Ratings:
@@ -90,7 +89,11 @@ class MatrixFactorization(BaseRecommender):
         n_factors: Dimension of ``p_u`` and ``q_i``.
         n_epochs: ALS sweeps (one user and one item half-step each) or SGD passes.
         solver: ``"als"`` (exact alternating solves; no learning rate to tune) or ``"sgd"``.
-        regularization: L2 penalty per rating on biases and vectors (see the module docs).
+        regularization: L2 penalty per rating on the vectors ``p_u``, ``q_i`` (see the module
+            docs).
+        bias_regularization: L2 penalty per rating on the biases ``b_u``, ``b_i``; ``None``
+            uses ``regularization``. Biases are two numbers backed by every rating of a user or
+            item, so they usually need less shrinkage than the vectors.
         learning_rate: SGD step per rating (``solver="sgd"`` only).
         batch_size: Ratings per SGD step (``solver="sgd"`` only).
         validation: Early stopping. ``None`` trains all ``n_epochs``. A float in (0, 1) holds
@@ -133,6 +136,7 @@ class MatrixFactorization(BaseRecommender):
         n_epochs: int = 20,
         solver: str = "als",
         regularization: float = 0.05,
+        bias_regularization: float | None = None,
         learning_rate: float = 0.01,
         batch_size: int = 256,
         validation: float | Interactions | None = None,
@@ -146,6 +150,7 @@ class MatrixFactorization(BaseRecommender):
         self.n_epochs = n_epochs
         self.solver = solver
         self.regularization = regularization
+        self.bias_regularization = bias_regularization
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.validation = validation
@@ -167,6 +172,9 @@ class MatrixFactorization(BaseRecommender):
             value = getattr(self, name)
             if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+        b = self.bias_regularization
+        if b is not None and (not isinstance(b, (int, float, np.floating)) or not math.isfinite(b) or b < 0):
+            raise ValueError(f"bias_regularization must be None or a non-negative number, got {b!r}.")
         v = self.validation
         if v is not None and not isinstance(v, Interactions):
             if not isinstance(v, (float, np.floating)) or not 0.0 < float(v) < 1.0:
@@ -232,13 +240,14 @@ class MatrixFactorization(BaseRecommender):
         self.train_rmse_: list[float] = []
         self.validation_rmse_: list[float] = []
         best = (math.inf, 0, U.clone(), V.clone())
-        solver = _ALSSolver(data, mu, float(self.regularization), dev) if self.solver == "als" else None
+        penalty = torch.as_tensor(self._penalty(d), device=dev)
+        solver = _ALSSolver(data, mu, penalty, dev) if self.solver == "als" else None
         for epoch in range(int(self.n_epochs)):
             if solver is not None:
                 solver.sweep(U, V)
             else:
                 _sgd_epoch(U, V, t_users, t_items, t_ratings, mu, float(self.learning_rate),
-                           float(self.regularization), int(self.batch_size), gen)
+                           penalty, int(self.batch_size), gen)
             if not bool(torch.isfinite(U).all() and torch.isfinite(V).all()):
                 raise FloatingPointError(
                     f"MatrixFactorization diverged at epoch {epoch + 1} (non-finite factors); lower "
@@ -305,9 +314,14 @@ class MatrixFactorization(BaseRecommender):
         codes, r = codes[keep], r[keep]
         Z = np.hstack([np.ones((len(codes), 1)), self.item_factors_[codes].astype(np.float64)])
         y = r - self.global_mean_ - self.item_bias_[codes]
-        A = Z.T @ Z + self.regularization * len(codes) * np.eye(Z.shape[1]) + 1e-9 * np.eye(Z.shape[1])
+        A = Z.T @ Z + len(codes) * np.diag(self._penalty(Z.shape[1] - 1)) + 1e-9 * np.eye(Z.shape[1])
         x = np.linalg.solve(A, Z.T @ y)
         return float(x[0]), x[1:]
+
+    def _penalty(self, n_factors: int) -> np.ndarray:
+        """Per-rating L2 weight of ``[bias, factor_1, ..., factor_k]``."""
+        bias = self.regularization if self.bias_regularization is None else self.bias_regularization
+        return np.array([float(bias)] + [float(self.regularization)] * n_factors, dtype=np.float64)
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
@@ -337,55 +351,75 @@ class MatrixFactorization(BaseRecommender):
 
 
 class _ALSSolver:
-    """Exact alternating ridge solves for the biased model, batched over rows."""
+    """Exact alternating ridge solves for the biased model, batched over rows.
 
-    def __init__(self, data: _Ratings, mu: float, reg: float, dev: torch.device) -> None:
-        self.mu, self.reg, self.dev = mu, reg, dev
+    Rows are sorted by their number of ratings and cut into blocks; a block gathers the
+    design rows of its ratings into a padded ``(rows, longest, k)`` tensor, so the Gram
+    matrices and right-hand sides are two batched dense products and the solves one batched
+    Cholesky factorisation.
+    """
+
+    def __init__(self, data: _Ratings, mu: float, penalty: torch.Tensor, dev: torch.device) -> None:
+        self.mu, self.penalty, self.dev, self.k = mu, penalty, dev, len(penalty)
         self.ratings = torch.as_tensor(data.ratings, dtype=torch.float64, device=dev)
-        self.sides = []
-        for indptr, other, entry in (data.by_user, data.by_item):
-            self.sides.append((torch.as_tensor(indptr, device=dev), torch.as_tensor(other, device=dev),
-                               torch.as_tensor(entry, device=dev), np.diff(indptr)))
+        self.sides = [self._plan(*side) for side in (data.by_user, data.by_item)]
+
+    def _plan(self, indptr: np.ndarray, other: np.ndarray, entry: np.ndarray) -> list[tuple[Any, ...]]:
+        counts = np.diff(indptr)
+        order = np.argsort(counts, kind="stable")
+        sorted_counts = counts[order]
+        blocks = []
+        start = 0
+        budget = max(1, _GRAM_BUDGET // self.k)  # padded ratings per block
+        while start < len(order):
+            stop = start + 1
+            # grow the block while the padded size stays within budget
+            while stop < len(order) and (stop + 1 - start) * max(int(sorted_counts[stop]), 1) <= budget:
+                stop += 1
+            rows = order[start:stop]
+            longest = max(int(sorted_counts[stop - 1]), 1)
+            lens = counts[rows]
+            pos = np.arange(longest)[None, :]
+            valid = pos < lens[:, None]
+            flat = np.where(valid, indptr[rows][:, None] + pos, 0)
+            oth = np.where(valid, other[flat], -1)   # -1: padding, points at a zero row
+            ent = np.where(valid, entry[flat], 0)
+            blocks.append((torch.as_tensor(rows, device=self.dev), torch.as_tensor(oth, device=self.dev),
+                           torch.as_tensor(ent, device=self.dev), torch.as_tensor(valid, device=self.dev),
+                           torch.as_tensor(np.maximum(lens, 1), dtype=torch.float64, device=self.dev)))
+            start = stop
+        return blocks
 
     def sweep(self, U: torch.Tensor, V: torch.Tensor) -> None:
         self._half(self.sides[0], U, V)
         self._half(self.sides[1], V, U)
 
-    def _half(self, side: tuple[Any, ...], X: torch.Tensor, Y: torch.Tensor) -> None:
+    def _half(self, blocks: list[tuple[Any, ...]], X: torch.Tensor, Y: torch.Tensor) -> None:
         """Solve every row of ``X`` (bias in column 0) with ``Y`` fixed."""
-        indptr, other, entry, counts = side
-        n_rows, k = X.shape
-        # Targets: r - μ - (the other side's bias); design rows: [1, other side's factors].
-        y = self.ratings[entry] - self.mu - Y[other, 0]
+        k = X.shape[1]
+        # Design rows [1, factors of the other side], plus a zero row for padding (index -1).
         Z = torch.cat([torch.ones(Y.shape[0], 1, dtype=Y.dtype, device=Y.device), Y[:, 1:]], dim=1)
-        outer = (Z.unsqueeze(2) * Z.unsqueeze(1)).reshape(Y.shape[0], k * k)
-        block = max(1, _GRAM_BUDGET // (k * k))
+        Z = torch.cat([Z, torch.zeros(1, k, dtype=Y.dtype, device=Y.device)])
+        other_bias = torch.cat([Y[:, 0], torch.zeros(1, dtype=Y.dtype, device=Y.device)])
         eye = torch.eye(k, dtype=X.dtype, device=X.device)
-        for lo in range(0, n_rows, block):
-            hi = min(n_rows, lo + block)
-            a, b = int(indptr[lo]), int(indptr[hi])
-            crow = indptr[lo:hi + 1] - a
-            cols = other[a:b]
-            ones = torch.ones(b - a, dtype=X.dtype, device=X.device)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # "sparse CSR support is in beta"
-                R = torch.sparse_csr_tensor(crow, cols, ones, size=(hi - lo, Y.shape[0]), check_invariants=False)
-                Ry = torch.sparse_csr_tensor(crow, cols, y[a:b], size=(hi - lo, Y.shape[0]), check_invariants=False)
-            A = (R @ outer).reshape(hi - lo, k, k)
-            rhs = Ry @ Z
-            n = torch.as_tensor(np.maximum(counts[lo:hi], 1), dtype=X.dtype, device=X.device)
-            A = A + (self.reg * n + 1e-9).view(-1, 1, 1) * eye
+        pen = torch.diag(self.penalty.to(X.dtype)) + 1e-9 * eye
+        for rows, oth, ent, valid, n in blocks:
+            Zb = Z[oth]                                            # (rows, longest, k)
+            y = (self.ratings[ent] - self.mu - other_bias[oth]) * valid
+            A = torch.bmm(Zb.transpose(1, 2), Zb) + n.view(-1, 1, 1) * pen
+            rhs = torch.bmm(Zb.transpose(1, 2), y.unsqueeze(2))
             L, info = torch.linalg.cholesky_ex(A)
             if bool((info != 0).any()):
-                X[lo:hi] = torch.linalg.lstsq(A, rhs.unsqueeze(2)).solution.squeeze(2)
+                X[rows] = torch.linalg.lstsq(A, rhs).solution.squeeze(2)
             else:
-                X[lo:hi] = torch.cholesky_solve(rhs.unsqueeze(2), L).squeeze(2)
+                X[rows] = torch.cholesky_solve(rhs, L).squeeze(2)
 
 
 def _sgd_epoch(U: torch.Tensor, V: torch.Tensor, users: torch.Tensor, items: torch.Tensor, ratings: torch.Tensor,
-               mu: float, lr: float, reg: float, batch_size: int, gen: torch.Generator) -> None:
+               mu: float, lr: float, penalty: torch.Tensor, batch_size: int, gen: torch.Generator) -> None:
     """One pass of minibatch SGD over the ratings (summed per-rating gradients)."""
     k = U.shape[1]
+    decay = (penalty * lr).to(U.dtype)
     order = torch.randperm(len(ratings), generator=gen).to(U.device)
     for lo in range(0, len(order), batch_size):
         idx = order[lo:lo + batch_size]
@@ -394,8 +428,8 @@ def _sgd_epoch(U: torch.Tensor, V: torch.Tensor, users: torch.Tensor, items: tor
         err = ratings[idx] - mu - pu[:, 0] - qi[:, 0] - torch.linalg.vecdot(pu[:, 1:], qi[:, 1:])
         e = (err * lr).unsqueeze(1)
         # Column 0 holds the bias: its "partner" in the product is the constant 1.
-        gu = torch.cat([e, e * qi[:, 1:]], dim=1).sub_(pu, alpha=lr * reg)
-        gi = torch.cat([e, e * pu[:, 1:]], dim=1).sub_(qi, alpha=lr * reg)
+        gu = torch.cat([e, e * qi[:, 1:]], dim=1).sub_(pu * decay)
+        gi = torch.cat([e, e * pu[:, 1:]], dim=1).sub_(qi * decay)
         U.scatter_add_(0, u.unsqueeze(1).expand(-1, k), gu)
         V.scatter_add_(0, i.unsqueeze(1).expand(-1, k), gi)
 
