@@ -122,3 +122,10 @@ def test_sdist_holds_what_a_rebuild_needs(dists: dict[str, Path]) -> None:
     with tarfile.open(dists["sdist"]) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     assert {"pyproject.toml", "README.md", "src/liverec/__init__.py", "src/liverec/py.typed"} <= names
+
+
+def test_sdist_holds_what_its_tests_need(dists: dict[str, Path]) -> None:
+    # the test suite runs the examples and the docs' code, and builds the docs
+    with tarfile.open(dists["sdist"]) as tf:
+        names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+    assert {"mkdocs.yml", "docs/index.md", "examples/plots.py", "benchmarks/report.py", "Makefile"} <= names
