@@ -69,8 +69,10 @@ def main() -> None:
               f"{products['price'][k]:>8.2f}  score {scores[j]:+.2f}")
 
     # A product announced a minute ago: only a title, no events, no category, no price.
-    ranker.add_items({"product": ["new-1"], "title": [f"{products['title'][int(np.flatnonzero(products['item'] == room)[0])]} 2.0"]})
-    print(f"  new product 'new-1' (title only) scores {float(ranker.score(user, ['new-1'])[0]):+.2f}")
+    new_id = int(products["product"].max()) + 1  # ids of one type (ints), so the model can be saved
+    title = f"{products['title'][int(np.flatnonzero(products['item'] == room)[0])]} 2.0"
+    ranker.add_items({"product": [new_id], "title": [title]})
+    print(f"  new product {new_id} '{title}' (title only) scores {float(ranker.score(user, [new_id])[0]):+.2f}")
 
 if __name__ == "__main__":
     main()
