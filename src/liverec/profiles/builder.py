@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -358,6 +358,7 @@ class UserProfileBuilder(ParamsMixin):
             self._ingest(new_events, text)
         return self
 
+    #: Alias of :meth:`update`, the name the estimator API uses for incremental fitting.
     partial_fit = update
 
     # Ingestion ----------------------------------------------------------------------------------
@@ -994,5 +995,3 @@ class UserProfileBuilder(ParamsMixin):
 def _py(x: Any) -> Any:
     return x.item() if hasattr(x, "item") else x
 
-
-_ = Sequence
