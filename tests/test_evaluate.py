@@ -429,3 +429,12 @@ def test_ranks_match_a_brute_force_reference(case):
         want = [position.get(int(t), np.inf) for t in targets]
         np.testing.assert_array_equal(result.target_rank[rows], want)
         assert result.n_candidates[c] == cand.sum()
+
+
+def test_targets_off_air_are_counted_misses():
+    X = Interactions.from_arrays(["u", "u", "v", "v"], ["a", "b", "a", "b"], time=[0, 5, 0, 5])
+    schedule = LiveSchedule.from_arrays(["a", "b"], [0, 0], [10, 4])  # b is off air at 5
+    train, test = X.select(X.time < 5), X.select(X.time >= 5)
+    result = evaluate(Popularity().fit(train), train, test, schedule=schedule, n_bootstrap=0)
+    assert result.n_unavailable_targets == 2 and np.isinf(result.ranks).all()
+    assert (result.n_candidates == 1).all() and "not live" in str(result)

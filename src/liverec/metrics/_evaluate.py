@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from .._utils import check_random_state, concat_ranges
+from .._utils import check_random_state, concat_ranges, sorted_unique
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError
-from ._ranking import RANKING_METRICS, _per_user, _Relevance, is_member, sorted_unique
+from ._ranking import RANKING_METRICS, _per_user, _Relevance, is_member
 
 __all__ = ["EvaluationResult", "evaluate", "SEGMENTS"]
 
@@ -513,6 +513,7 @@ def evaluate(
     t_eq = np.zeros(len(t_item), dtype=np.int64)
     t_score = np.zeros(len(t_item), dtype=np.float64)
     t_allowed = np.zeros(len(t_item), dtype=bool)
+    t_live = np.ones(len(t_item), dtype=bool)  # live at the case time (or no schedule)
     top_codes = np.full((n_ev, max_k), -1, dtype=np.int64)
     n_cand = np.zeros(n_ev, dtype=np.int64)
     t_ptr = np.zeros(n_ev + 1, dtype=np.int64)
@@ -555,6 +556,11 @@ def evaluate(
                     warnings.warn("evaluate: the model returned NaN scores; they are ranked last (-inf).", stacklevel=2)
                     nan_warned = True
                 scores = torch.nan_to_num(scores, nan=-float("inf"))
+            # targets of this batch
+            tsl = slice(t_ptr[start], t_ptr[stop])
+            tc = torch.as_tensor(t_case[tsl] - start, device=dev)
+            ti_np = t_item[tsl]
+            ti = torch.as_tensor(np.maximum(ti_np, 0), device=dev)
             allowed = torch.ones((nb, n_items), dtype=torch.bool, device=dev)
             if schedule is not None:
                 assert sched_lut is not None
@@ -564,6 +570,7 @@ def evaluate(
                 keep = cols >= 0
                 allowed = torch.zeros((nb, n_items), dtype=torch.bool, device=dev)
                 allowed[torch.as_tensor(rows[keep], device=dev), torch.as_tensor(cols[keep], device=dev)] = True
+                t_live[tsl] = allowed[tc, ti].cpu().numpy() | (ti_np < 0)
             if exclude_seen:
                 pr, pi = [], []
                 in_b = (past_c >= start) & (past_c < stop) & (past_i >= 0)
@@ -577,11 +584,6 @@ def evaluate(
                 rr, ii = np.concatenate(pr), np.concatenate(pi)
                 allowed[torch.as_tensor(rr, device=dev), torch.as_tensor(ii, device=dev)] = False
             n_cand[idx] = allowed.sum(dim=1).cpu().numpy()
-            # targets of this batch
-            tsl = slice(t_ptr[start], t_ptr[stop])
-            tc = torch.as_tensor(t_case[tsl] - start, device=dev)
-            ti_np = t_item[tsl]
-            ti = torch.as_tensor(np.maximum(ti_np, 0), device=dev)
             st = scores[tc, ti]
             a_t = allowed[tc, ti] & torch.as_tensor(ti_np >= 0, device=dev)
             # off-candidate items become -inf: they can never outscore a target, and they tie
@@ -627,11 +629,7 @@ def evaluate(
             base = base + (t_eq[vo] - m)
         rank[vo] = base
     n_unknown = int((t_item < 0).sum())
-    live_ok = np.ones(len(t_item), dtype=bool)
-    if schedule is not None:
-        known_t = t_item >= 0
-        live_ok[known_t] = schedule.is_live(model.items_.take(t_item[known_t]), times[t_case[known_t]]) \
-            if known_t.any() else live_ok[known_t]
+    live_ok = t_live
     n_unavail = int(((t_item >= 0) & ~live_ok).sum())
     n_excl = int(((t_item >= 0) & live_ok & ~t_allowed).sum())
 

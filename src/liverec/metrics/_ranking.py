@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .._utils import sorted_unique
 from ..exceptions import DataValidationError
 
 __all__ = [
@@ -124,17 +125,6 @@ def _csr_lookup(mat: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.nd
     if len(keys) == 0:
         return np.zeros(len(q))
     return np.where(keys[pos] == q, mat.data[pos], 0.0)
-
-
-def sorted_unique(a: np.ndarray) -> np.ndarray:
-    """``np.unique`` of an int array by sorting (faster than numpy 2's hash path here)."""
-    a = np.sort(a, kind="stable")
-    if len(a) < 2:
-        return a
-    keep = np.empty(len(a), dtype=bool)
-    keep[0] = True
-    np.not_equal(a[1:], a[:-1], out=keep[1:])
-    return a[keep]
 
 
 def is_member(q: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:

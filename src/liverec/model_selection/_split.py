@@ -12,6 +12,7 @@ from .._utils import concat_ranges
 from ..data import Interactions, LiveSchedule
 from ..data._columns import as_time_query
 from ..exceptions import DataValidationError
+from ..metrics._ranking import is_member
 
 __all__ = ["Split", "leave_last_out", "live_split", "next_item_split", "temporal_split"]
 
@@ -343,12 +344,21 @@ def live_split(
     )
     if schedule is not None:
         tgt = split.test
-        live = schedule.is_live(tgt.item, tgt.time)
+        live = _is_live(schedule, tgt.item, tgt.time)
         if not live.all():
             warnings.warn(f"live_split: {int((~live).sum())} of {len(tgt)} test targets are not live at their "
                           "time in the schedule; evaluate will count them as misses.", stacklevel=2)
     return split
 
+
+
+def _is_live(schedule: LiveSchedule, items: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """Pairwise: whether ``items[j]`` is live at ``times[j]`` (sort-based, for millions of pairs)."""
+    codes = schedule.items.codes(items, missing="ignore")
+    indptr, live = schedule.live_codes(times)
+    width = np.int64(len(schedule.items) + 1)
+    keys = np.repeat(np.arange(len(times), dtype=np.int64), np.diff(indptr)) * width + live
+    return is_member(np.arange(len(times), dtype=np.int64) * width + codes, keys) & (codes >= 0)
 
 
 def next_item_split(
