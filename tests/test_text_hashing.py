@@ -141,6 +141,12 @@ def test_large_batches_equal_small_batches() -> None:
     np.testing.assert_array_equal(enc.transform(texts), np.vstack([enc.transform(texts[:5000]), enc.transform(texts[5000:])]))
 
 
+def test_a_dim_that_is_not_a_power_of_two_works() -> None:
+    X = HashingTextEncoder(dim=1000).transform(COMMENTS)
+    assert X.shape == (len(COMMENTS), 1000)
+    np.testing.assert_allclose(np.linalg.norm(X[:-1], axis=1), 1.0, rtol=1e-6)
+
+
 def test_transform_sparse_equals_transform() -> None:
     enc = HashingTextEncoder(dim=256)
     np.testing.assert_allclose(enc.transform_sparse(COMMENTS).toarray(), enc.transform(COMMENTS))

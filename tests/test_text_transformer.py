@@ -124,6 +124,14 @@ def test_results_come_back_in_input_order(tiny_bert: Path) -> None:
     np.testing.assert_allclose(backward, forward[::-1], atol=1e-6)
 
 
+def test_progress_bar_does_not_change_the_results(tiny_bert: Path, capsys) -> None:
+    pytest.importorskip("tqdm")
+    quiet = TransformerTextEncoder(model=str(tiny_bert), batch_size=2).transform(TEXTS)
+    shown = TransformerTextEncoder(model=str(tiny_bert), batch_size=2, progress=True).transform(TEXTS)
+    np.testing.assert_array_equal(quiet, shown)
+    assert "encoding" in capsys.readouterr().err
+
+
 def test_duplicate_texts_get_identical_rows(tiny_bert: Path) -> None:
     X = TransformerTextEncoder(model=str(tiny_bert)).transform(["主播好美", "buy now", "主播好美"])
     np.testing.assert_array_equal(X[0], X[2])
