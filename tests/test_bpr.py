@@ -182,3 +182,10 @@ def test_cuda_training_ranks_the_planted_preference_first() -> None:
     assert model.device_.startswith("cuda")
     recs = model.recommend(["g0u1", "g1u3"], k=1, exclude_seen=True)
     assert recs.items[:, 0].tolist() == ["a1", "b3"]
+
+
+def test_similar_items_are_items_of_the_same_taste() -> None:
+    model = small_bpr().fit(two_tastes())
+    sims = model.similar_items(["a0", "b3"], k=4)
+    assert set(sims[0]) == {"a1", "a2", "a3", "a4"}
+    assert set(sims[1]) == {"b0", "b1", "b2", "b4"}

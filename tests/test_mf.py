@@ -202,3 +202,13 @@ def test_cuda_fit_matches_the_cpu_fit(solver: str) -> None:
         gpu = MatrixFactorization(device="cuda", **kw).fit(X)
     cpu = MatrixFactorization(device="cpu", **kw).fit(X)
     np.testing.assert_allclose(gpu.predict(pairs[:, 0], pairs[:, 1]), cpu.predict(pairs[:, 0], pairs[:, 1]), atol=0.05)
+
+
+def test_similar_items_use_the_item_factors() -> None:
+    X, _, _ = planted_ratings(seed=9)
+    mf = MatrixFactorization(n_factors=3, n_epochs=10, random_state=0, threads=1).fit(X)
+    sims = mf.similar_items([X.items.ids[0]], k=3)
+    v = mf.item_factors_ / np.linalg.norm(mf.item_factors_, axis=1, keepdims=True)
+    cos = v @ v[mf.items_.codes([X.items.ids[0]])[0]]
+    cos[mf.items_.codes([X.items.ids[0]])[0]] = -np.inf
+    np.testing.assert_array_equal(mf.items_.codes(sims.items[0]), np.argsort(-cos)[:3])
