@@ -185,3 +185,21 @@ def test_vectorised_transform_equals_the_naive_definition(rows, queries, window,
     q_items, q_at = (list(c) for c in zip(*queries, strict=True))
     got = StreamTextEmbedder(ENC, window=window, half_life=half_life).fit(T).transform(q_items, at=q_at)
     np.testing.assert_allclose(got, naive(T, q_items, q_at, window, half_life), atol=1e-5)
+
+
+def test_save_and_load_keep_the_encoded_texts_and_the_fitted_encoder(text: TextEvents, tmp_path) -> None:
+    import liverec
+
+    emb = StreamTextEmbedder(HashingTextEncoder(dim=128, idf=True), window=300, half_life=100).fit(text)
+    emb.save(tmp_path / "streams")
+    again = liverec.load(tmp_path / "streams")
+    assert isinstance(again, StreamTextEmbedder) and again.window == 300
+    for at in (60, 310, 900):
+        np.testing.assert_array_equal(again.transform(["r1", "r2", "zz"], at=at), emb.transform(["r1", "r2", "zz"], at=at))
+    more = TextEvents.from_arrays(item=["r2", "r9"], text=["手机壳有吗", "新直播间"], time=[950, 960])
+    np.testing.assert_array_equal(again.partial_fit(more).transform(at=1000), emb.partial_fit(more).transform(at=1000))
+
+
+def test_saving_before_fit_is_an_error(tmp_path) -> None:
+    with pytest.raises(NotFittedError, match="fit"):
+        StreamTextEmbedder().save(tmp_path / "x")

@@ -307,3 +307,15 @@ def test_default_model_name_resolves_to_the_bundled_copy() -> None:
     from liverec.text.transformer import DEFAULT_MODEL, resolve_model_path
 
     assert Path(resolve_model_path(DEFAULT_MODEL)) == minilm_dir()
+
+
+def test_stream_embeddings_work_with_the_transformer_encoder(tiny_bert: Path) -> None:
+    from liverec.data import TextEvents
+    from liverec.text import embed_streams
+
+    enc = TransformerTextEncoder(model=str(tiny_bert))
+    T = TextEvents.from_arrays(item=["a", "a", "b"], text=TEXTS[:3], time=[0, 1, 2])
+    X = embed_streams(T, enc, items=["b", "a"])
+    V = enc.transform(TEXTS[:3])
+    np.testing.assert_allclose(X[0], V[2], atol=1e-6)
+    np.testing.assert_allclose(X[1], unit(V[0] + V[1]), atol=1e-6)

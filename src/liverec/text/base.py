@@ -157,16 +157,20 @@ class BaseTextEncoder(ParamsMixin):
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore what :meth:`_get_state` wrote (default: nothing)."""
 
+    def _saved_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """What :meth:`save` writes besides the parameters (read back by :meth:`_set_state`)."""
+        fitted = bool(getattr(self, "is_fitted_", False))
+        attrs, arrays = self._get_state() if fitted else ({}, {})
+        return {**attrs, "fitted": fitted}, dict(arrays)
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save to a directory (``config.json`` + ``arrays.safetensors``); load with :func:`liverec.load`.
 
         Args:
             path: Directory to write (created if needed; existing files are overwritten).
         """
-        fitted = bool(getattr(self, "is_fitted_", False))
-        attrs, arrays = self._get_state() if fitted else ({}, {})
-        attrs = {**attrs, "fitted": fitted}
-        persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, dict(arrays))
+        attrs, arrays = self._saved_state()
+        persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, arrays)
 
     def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Called by :func:`liverec.load` on a freshly constructed encoder."""

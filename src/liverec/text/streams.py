@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import os
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 from typing_extensions import Self
 
+from .. import persistence
 from .._params import ParamsMixin
 from ..data import IdMap, TextEvents
 from ..data._columns import as_time_query
 from ..data.text import TEXT_KINDS
-from ..exceptions import DataTypeError, DataValidationError, NotFittedError
+from ..exceptions import DataTypeError, DataValidationError, NotFittedError, PersistenceError
 from .base import BaseTextEncoder
 
 __all__ = ["StreamTextEmbedder", "embed_streams"]
@@ -43,6 +45,7 @@ def _as_duration(value: Any, name: str) -> float | None:
     return out
 
 
+@persistence.register
 class StreamTextEmbedder(ParamsMixin):
     """Embed each stream (item) from its texts, optionally as of a time ``at``.
 
@@ -58,7 +61,10 @@ class StreamTextEmbedder(ParamsMixin):
       without window or decay.
 
     A row is the weighted mean of its texts' embeddings, L2-normalised when ``normalize``;
-    an item without texts gets the zero vector. Times, ``window`` and ``half_life`` are in
+    an item without texts gets the zero vector. ``save(path)`` / :func:`liverec.load` keep the
+    encoded texts and the fitted encoder, so a loaded embedder transforms and calls ``partial_fit``
+    without encoding the old texts again (a ``TransformerTextEncoder`` is saved as its
+    configuration: its model directory must still exist to encode new texts). Times, ``window`` and ``half_life`` are in
     the time unit of the data (seconds for datetimes; ``datetime.timedelta`` also works).
 
     Args:
@@ -276,6 +282,62 @@ class StreamTextEmbedder(ParamsMixin):
     def fit_transform(self, text: TextEvents, items: Any = None, at: Any = None) -> np.ndarray:
         """``fit(text)`` then ``transform(items, at)``."""
         return self.fit(text).transform(items, at)
+
+    # Persistence --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the encoded texts, the events and the fitted encoder; load with :func:`liverec.load`.
+
+        Args:
+            path: Directory to write (created if needed; existing files are overwritten).
+        """
+        if not hasattr(self, "embeddings_"):
+            raise NotFittedError("this StreamTextEmbedder is not fitted yet; call fit(text) before save.")
+        enc = self.encoder_
+        if not isinstance(enc, BaseTextEncoder) or type(enc).__name__ not in persistence.registered_classes():
+            raise PersistenceError(
+                f"cannot save a StreamTextEmbedder whose encoder is a {type(enc).__name__}; "
+                "only liverec text encoders can be saved."
+            )
+        enc_attrs, enc_arrays = enc._saved_state()
+        vocabulary = sorted(self.vocabulary_, key=self.vocabulary_.__getitem__)
+        attrs = {
+            "time_kind": self.time_kind_,
+            "encoder_class": type(enc).__name__,
+            "encoder_params": {k: persistence.encode_value(v) for k, v in enc.get_params(deep=False).items()},
+            "encoder_attributes": enc_attrs,
+        }
+        arrays = {
+            "embeddings": self.embeddings_, "texts": np.asarray(vocabulary, dtype=str),
+            "items": self.items_.to_array(), "event_item": self.event_item_, "event_time": self.event_time_,
+            "event_kind": self.event_kind_, "event_text": self.event_text_,
+            **{f"encoder/{k}": v for k, v in enc_arrays.items()},
+        }
+        persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, arrays)
+
+    def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Called by :func:`liverec.load`."""
+        classes = persistence.registered_classes()
+        name = attributes["encoder_class"]
+        if name not in classes:
+            raise ValueError(f"unknown encoder class {name!r}")
+        encoder = classes[name](**{k: persistence.decode_value(v) for k, v in attributes["encoder_params"].items()})
+        prefix = "encoder/"
+        encoder._set_state(dict(attributes["encoder_attributes"]),
+                           {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
+        texts = arrays["texts"].tolist()
+        embeddings = np.asarray(arrays["embeddings"], dtype=np.float32)
+        if len(texts) != len(embeddings):
+            raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
+        self.encoder_ = encoder
+        self.vocabulary_ = {t: j for j, t in enumerate(texts)}
+        self.embeddings_ = embeddings
+        self.items_ = IdMap(arrays["items"], "item")
+        self.time_kind_ = str(attributes["time_kind"])
+        event_text = np.asarray(arrays["event_text"], dtype=np.int64)
+        if len(event_text) and (event_text.max() >= len(embeddings) or event_text.min() < 0):
+            raise ValueError("event_text indexes past the embeddings")
+        self._set_events(np.asarray(arrays["event_item"], dtype=np.int64), np.asarray(arrays["event_time"]),
+                         np.asarray(arrays["event_kind"], dtype=np.int8), event_text)
 
 
 def embed_streams(
