@@ -103,7 +103,7 @@ def ranking_case(draw, graded: bool = False, allow_dupes: bool = True):
 
 
 @pytest.mark.parametrize("name", RANKING_METRICS)
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(case=ranking_case())
 def test_metric_matches_reference_on_relevant_sets(name, case):
     ranked, rels, k, _ = case
@@ -113,7 +113,7 @@ def test_metric_matches_reference_on_relevant_sets(name, case):
 
 
 @pytest.mark.parametrize("name", RANKING_METRICS)
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(case=ranking_case(), data=st.data())
 def test_metric_matches_reference_with_one_target_per_user(name, case, data):
     ranked, _, k, n_items = case
@@ -140,7 +140,7 @@ def test_metric_matches_reference_on_a_gain_matrix(name, case):
         assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, abs=1e-12)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(data=st.data())
 def test_ndcg_agrees_with_sklearn(data):
     sklearn_metrics = pytest.importorskip("sklearn.metrics")
