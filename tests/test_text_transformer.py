@@ -286,7 +286,8 @@ def minilm_dir() -> Path:
 @pytest.mark.slow
 def test_minilm_mean_pooling_reproduces_sentence_transformers_within_1e_5() -> None:
     path = minilm_dir()
-    texts = ["主播好美", "How much is this lipstick?", "666 😀 来了来了", "buy now, limited offer!", "a" * 300]
+    texts = ["主播好美", "How much is this lipstick?", "666 😀 来了来了", "buy now, limited offer!",
+             "this lipstick colour looks great on camera, how much is it with the coupon? " * 8]
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(path))
     model = transformers.AutoModel.from_pretrained(str(path)).eval()
     # sentence-transformers' pipeline for this model: truncate at max_seq_length (256),
@@ -299,6 +300,16 @@ def test_minilm_mean_pooling_reproduces_sentence_transformers_within_1e_5() -> N
         expected = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=1).numpy()
     X = TransformerTextEncoder(model=str(path), device="cpu", batch_size=2).transform(texts)
     assert X.shape == (len(texts), 384)
+    np.testing.assert_allclose(X, expected, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_minilm_equals_the_sentence_transformers_package_when_installed() -> None:
+    path = minilm_dir()
+    st = pytest.importorskip("sentence_transformers")  # optional: not a liverec dependency
+    texts = ["主播好美", "How much is this lipstick? " * 20, "666 😀 来了来了", "new arrivals tonight"]
+    expected = st.SentenceTransformer(str(path), device="cpu").encode(texts, convert_to_numpy=True)
+    X = TransformerTextEncoder(model=str(path), device="cpu", batch_size=3).transform(texts)
     np.testing.assert_allclose(X, expected, atol=1e-5)
 
 
