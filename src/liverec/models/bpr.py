@@ -72,15 +72,27 @@ class LiveNegativeSampler:
         self.schedule = schedule
         self.n_items = len(item_map)
         self._lut = item_map.codes(schedule.items.ids, missing="ignore")
-        self._items = np.asarray(items, dtype=np.int64)
-        self._utimes, self._time_of_event = np.unique(np.asarray(times, dtype=np.float64), return_inverse=True)
-        self._time_of_event = torch.as_tensor(self._time_of_event.astype(np.int64))
-        self._items_t = torch.as_tensor(self._items)
-        indptr, codes = self._live_lists(self._utimes)
-        self.precomputed = len(codes) <= _MAX_PRECOMPUTED_LIVE
-        if self.precomputed:
-            self._indptr = torch.as_tensor(indptr)
-            self._codes = torch.as_tensor(codes)
+        self._utimes, time_of_event = np.unique(np.asarray(times, dtype=np.float64), return_inverse=True)
+        self._time_of_event = torch.as_tensor(time_of_event.astype(np.int64))
+        self._items = torch.as_tensor(np.asarray(items, dtype=np.int64))
+        lists = self._precompute(self._utimes)
+        self.precomputed = lists is not None
+        if lists is not None:
+            # the live list of each event, and where its positive sits in it, never change
+            self._codes = lists[1]
+            self._start, self._count, self._where = self._locate(self._time_of_event, self._items, *lists)
+
+    def _precompute(self, times: np.ndarray, chunk: int = 1 << 16) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Live lists of all distinct event times, or ``None`` when they would be too large."""
+        ptrs, codes, total = [np.zeros(1, dtype=np.int64)], [], 0
+        for lo in range(0, len(times), chunk):
+            indptr, c = self._live_lists(times[lo:lo + chunk])
+            ptrs.append(indptr[1:] + total)
+            codes.append(c)
+            total += len(c)
+            if total > _MAX_PRECOMPUTED_LIVE:
+                return None
+        return torch.as_tensor(np.concatenate(ptrs)), torch.as_tensor(np.concatenate(codes) if codes else np.zeros(0, dtype=np.int64))
 
     def _live_lists(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Live model item codes per time, as CSR (unknown items dropped, each row sorted)."""
@@ -94,42 +106,45 @@ class LiveNegativeSampler:
         np.cumsum(np.bincount(rows, minlength=len(times)), out=indptr[1:])
         return indptr, mapped[order].astype(np.int64)
 
-    def sample(self, events: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """One negative item code per event index in ``events`` (CPU int64 tensor)."""
-        pos = self._items_t[events]
-        tidx = self._time_of_event[events]
-        if self.precomputed:
-            start = self._indptr[tidx]
-            count = self._indptr[tidx + 1] - start
-            codes = self._codes
-        else:
-            uniq, inv = torch.unique(tidx, return_inverse=True)
-            indptr, codes_np = self._live_lists(self._utimes[uniq.numpy()])
-            ptr = torch.as_tensor(indptr)
-            start, count = ptr[inv], ptr[inv + 1] - ptr[inv]
-            codes = torch.as_tensor(codes_np)
-        # Where the positive sits in its (sorted) live list, or -1 when it is not listed.
-        n = len(events)
-        where = torch.full((n,), -1, dtype=torch.int64)
+    @staticmethod
+    def _locate(tidx: torch.Tensor, pos: torch.Tensor, indptr: torch.Tensor,
+                codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Start and length of each event's live list, and the positive's place in it (-1: absent)."""
+        start = indptr[tidx]
+        count = indptr[tidx + 1] - start
+        where = torch.full_like(start, -1)
         has = count > 0
-        if bool(has.any()) and len(codes):
+        if bool(has.any()):
             lo, cnt, p = start[has], count[has], pos[has]
-            # bisection within each row, vectorised: a few steps of log2(max count)
-            left = torch.zeros_like(lo)
-            right = cnt.clone()
-            for _ in range(int(math.ceil(math.log2(int(cnt.max()) + 1))) + 1):
+            last = len(codes) - 1
+            # vectorised bisection within each (sorted) row
+            left, right = torch.zeros_like(lo), cnt.clone()
+            for _ in range(int(cnt.max()).bit_length() + 1):
                 mid = (left + right) // 2
-                value = codes[(lo + mid).clamp_max(len(codes) - 1)]
-                go_right = (value < p) & (mid < right)
+                go_right = (codes[(lo + mid).clamp_max(last)] < p) & (mid < right)
                 left = torch.where(go_right, mid + 1, left)
                 right = torch.where(go_right, right, mid)
-            found = (left < cnt) & (codes[(lo + left).clamp_max(len(codes) - 1)] == p)
+            found = (left < cnt) & (codes[(lo + left).clamp_max(last)] == p)
             where[has] = torch.where(found, left, torch.full_like(left, -1))
+        return start, count, where
+
+    def sample(self, events: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """One negative item code per event index in ``events`` (CPU int64 tensor)."""
+        pos = self._items[events]
+        if self.precomputed:
+            codes = self._codes
+            start, count, where = self._start[events], self._count[events], self._where[events]
+        else:
+            uniq, inv = torch.unique(self._time_of_event[events], return_inverse=True)
+            indptr, codes_np = self._live_lists(self._utimes[uniq.numpy()])
+            codes = torch.as_tensor(codes_np)
+            start, count, where = self._locate(inv, pos, torch.as_tensor(indptr), codes)
+        n = len(events)
         others = count - (where >= 0).long()
-        u = torch.rand(n, generator=generator, dtype=torch.float64)
-        r = (u * others.clamp_min(1)).long().clamp_max((others - 1).clamp_min(0))
+        r = (torch.rand(n, generator=generator, dtype=torch.float64) * others.clamp_min(1)).long()
+        r = r.clamp_max((others - 1).clamp_min(0))
         r = r + ((where >= 0) & (r >= where)).long()  # skip over the positive itself
-        live_pick = codes[(start + r).clamp(0, max(len(codes) - 1, 0))] if len(codes) else pos
+        live_pick = codes[(start + r).clamp(0, len(codes) - 1)] if len(codes) else pos
         # fallback: uniform over the catalogue, skipping the positive itself
         uniform = torch.randint(max(self.n_items - 1, 1), (n,), generator=generator)
         if self.n_items > 1:
