@@ -1,4 +1,4 @@
-"""The Python code in the documentation runs, so the docs match the real API.
+"""The Python code in the documentation (and the README) runs, so the docs match the real API.
 
 Every fenced ``python`` block of a page runs, in order, in one fresh Python process per page
 (later blocks see the names of earlier ones, as a reader would). A block right after the
@@ -42,8 +42,12 @@ def python_blocks(markdown: str) -> list[str]:
 
 
 def _pages() -> list[Path]:
-    pages = [p for p in sorted(DOCS.rglob("*.md")) if python_blocks(p.read_text(encoding="utf-8"))]
-    return pages
+    candidates = [ROOT / "README.md", *sorted(DOCS.rglob("*.md"))]
+    return [p for p in candidates if p.is_file() and python_blocks(p.read_text(encoding="utf-8"))]
+
+
+def _page_id(page: Path) -> str:
+    return page.relative_to(DOCS).as_posix() if page.is_relative_to(DOCS) else page.name
 
 
 PAGES = _pages()
@@ -55,7 +59,7 @@ def test_the_block_extractor_honours_the_skip_mark() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(DOCS).as_posix() for p in PAGES])
+@pytest.mark.parametrize("page", PAGES, ids=[_page_id(p) for p in PAGES])
 def test_docs_page_code_runs(page: Path, tmp_path: Path) -> None:
     markdown = page.read_text(encoding="utf-8")
     code = "\n\n".join(python_blocks(markdown))
@@ -72,7 +76,7 @@ def test_docs_page_code_runs(page: Path, tmp_path: Path) -> None:
                OMP_NUM_THREADS="1", LIVEREC_QUICK="1")
     proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
                           text=True, timeout=TIMEOUT_S)
-    assert proc.returncode == 0, f"{page.relative_to(DOCS)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    assert proc.returncode == 0, f"{_page_id(page)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
 
 
 @pytest.mark.slow
