@@ -40,6 +40,8 @@ DAY = 86_400.0
 
 
 def _fmt(result: Any, key: str, seg: str = "all") -> str:
+    if result.n_cases[seg] == 0:
+        return "-"
     lo, hi = result.ci[seg][key]
     return f"{result.mean[seg][key]:.4f} [{lo:.4f}, {hi:.4f}]"
 

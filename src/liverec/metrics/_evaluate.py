@@ -533,13 +533,8 @@ def evaluate(
             hists: list[History | None] = [None] * nb
             for j in np.flatnonzero(fold[g]):
                 c = g[j]
-                src, lo, hi = (hi_ctx, hs_lo[c], hs_hi[c]) if has_hist[c] else (tr, tr_lo[c], tr_hi[c])
-                assert src is not None
-                sel = np.arange(lo, hi)
-                sel = sel[src.item[sel] >= 0]
-                hists[j] = History(src.item[sel], src.time[sel],
-                                   None if src.event is None else src.event[sel],
-                                   None if src.weight is None else src.weight[sel])
+                hists[j] = (_history(hi_ctx, hs_lo[c], hs_hi[c]) if has_hist[c]
+                            else _history(tr, tr_lo[c], tr_hi[c]))
             codes_b = np.where(fold[g], -1, model_user[g])
             raw = model._scores_for(codes_b, hists, times[idx])
             if isinstance(raw, torch.Tensor):
@@ -611,63 +606,19 @@ def evaluate(
     finally:
         bar.close()
 
-    # ranks, with ties among a case's own targets broken into consecutive positions
-    rank = np.full(len(t_item), np.inf)
-    v = np.flatnonzero(t_allowed)
-    if len(v):
-        order = np.lexsort((v, -t_score[v], t_case[v]))
-        vo = v[order]
-        new_grp = np.ones(len(vo), dtype=bool)
-        new_grp[1:] = (t_case[vo][1:] != t_case[vo][:-1]) | (t_score[vo][1:] != t_score[vo][:-1])
-        grp = np.cumsum(new_grp) - 1
-        grp_start = np.flatnonzero(new_grp)
-        grp_size = np.diff(np.append(grp_start, len(vo)))
-        tie_idx = np.arange(len(vo)) - grp_start[grp]
-        m = grp_size[grp]
-        base = t_gt[vo] + tie_idx
-        if ties == "pessimistic":
-            base = base + (t_eq[vo] - m)
-        rank[vo] = base
+    rank = _tie_ranks(t_case, t_score, t_gt, t_eq, t_allowed, ties)
     n_unknown = int((t_item < 0).sum())
-    live_ok = t_live
-    n_unavail = int(((t_item >= 0) & ~live_ok).sum())
-    n_excl = int(((t_item >= 0) & live_ok & ~t_allowed).sum())
+    n_unavail = int(((t_item >= 0) & ~t_live).sum())
+    n_excl = int(((t_item >= 0) & t_live & ~t_allowed).sum())
 
-    # metrics per segment
-    seg_masks = {"all": np.ones(len(t_item), dtype=bool), "repeat": t_repeat, "new": ~t_repeat}
-    per_segment: dict[str, dict[str, np.ndarray]] = {}
-    mean: dict[str, dict[str, float]] = {}
-    n_seg: dict[str, int] = {}
-    for seg, msk in seg_masks.items():
-        nrel = np.bincount(t_case[msk], minlength=n_ev).astype(np.int64)
-        gains = np.zeros((n_ev, max_k), dtype=np.float64)
-        hit = msk & (rank < max_k)
-        gains[t_case[hit], rank[hit].astype(np.int64)] = 1.0
-        vals: dict[str, np.ndarray] = {}
-        means: dict[str, float] = {}
-        active = nrel > 0
-        n_seg[seg] = int(active.sum())
-        for kk in ks:
-            rel = _Relevance(gains[:, :kk], nrel, None, kk)
-            for name in names:
-                key = f"{name}@{kk}"
-                if name == "coverage":
-                    tc_ = top_codes[active, :kk]
-                    cov = len(np.unique(tc_[tc_ >= 0])) / n_items if n_seg[seg] else float("nan")
-                    vals[key] = np.full(n_ev, np.nan)
-                    means[key] = float(cov)
-                    continue
-                arr = _per_user(name, rel)
-                vals[key] = arr
-                means[key] = float(np.nanmean(arr)) if n_seg[seg] else float("nan")
-        per_segment[seg] = vals
-        mean[seg] = means
+    per_segment, mean, n_seg = _segment_values(rank, t_case, t_repeat, n_ev, ks, names, top_codes, n_items)
 
     ci = _bootstrap(per_segment, names, ks, n_bootstrap, confidence, random_state)
     candidates = "live items" if schedule is not None else "all items"
     settings = {"model": type(model).__name__, "per": per, "ties": ties, "exclude_seen": bool(exclude_seen),
                 "candidates": candidates, "n_items": n_items, "k": list(ks), "n_bootstrap": int(n_bootstrap),
-                "confidence": confidence, "history": history is not None, "use_history": use_history, "split": type(split).__name__ if split else None}
+                "confidence": confidence, "history": history is not None, "use_history": use_history,
+                "split": type(split).__name__ if split else None}
     return EvaluationResult(
         k=tuple(ks), metrics=tuple(names), mean=mean, ci=ci, n_cases=n_seg, per_segment=per_segment,
         users=test.users.take(cases.user[ev]), times=times,
@@ -677,6 +628,77 @@ def evaluate(
         n_unknown_targets=n_unknown, n_unavailable_targets=n_unavail, n_excluded_targets=n_excl,
         settings=settings,
     )
+
+
+def _history(src: _Context | None, lo: int, hi: int) -> History:
+    """The events ``[lo, hi)`` of a context, in model item codes (unknown items left out)."""
+    assert src is not None
+    sel = np.arange(lo, hi)
+    sel = sel[src.item[sel] >= 0]
+    return History(src.item[sel], src.time[sel], None if src.event is None else src.event[sel],
+                   None if src.weight is None else src.weight[sel])
+
+
+def _tie_ranks(t_case: np.ndarray, t_score: np.ndarray, t_gt: np.ndarray, t_eq: np.ndarray,
+               t_allowed: np.ndarray, ties: str) -> np.ndarray:
+    """0-based rank of every target (``inf`` when not a candidate).
+
+    ``t_gt`` / ``t_eq``: candidates scoring above / equal to the target (the target and the
+    case's other targets included). Targets of one case tied with each other take
+    consecutive positions in their order; non-target ties go before them (pessimistic) or
+    after them (optimistic).
+    """
+    rank = np.full(len(t_case), np.inf)
+    v = np.flatnonzero(t_allowed)
+    if len(v) == 0:
+        return rank
+    vo = v[np.lexsort((v, -t_score[v], t_case[v]))]
+    new_grp = np.ones(len(vo), dtype=bool)
+    new_grp[1:] = (t_case[vo][1:] != t_case[vo][:-1]) | (t_score[vo][1:] != t_score[vo][:-1])
+    grp_start = np.flatnonzero(new_grp)
+    grp = np.cumsum(new_grp) - 1
+    tie_idx = np.arange(len(vo)) - grp_start[grp]
+    base = t_gt[vo] + tie_idx
+    if ties == "pessimistic":
+        grp_size = np.diff(np.append(grp_start, len(vo)))
+        base = base + (t_eq[vo] - grp_size[grp])
+    rank[vo] = base
+    return rank
+
+
+def _segment_values(
+    rank: np.ndarray, t_case: np.ndarray, t_repeat: np.ndarray, n_cases: int, ks: list[int],
+    names: list[str], top_codes: np.ndarray, n_items: int,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]], dict[str, int]]:
+    """Per-case values, means and case counts of every metric in every segment."""
+    max_k = max(ks)
+    seg_masks = {"all": np.ones(len(t_case), dtype=bool), "repeat": t_repeat, "new": ~t_repeat}
+    per_segment: dict[str, dict[str, np.ndarray]] = {}
+    mean: dict[str, dict[str, float]] = {}
+    n_seg: dict[str, int] = {}
+    for seg, msk in seg_masks.items():
+        n_rel = np.bincount(t_case[msk], minlength=n_cases).astype(np.int64)
+        gains = np.zeros((n_cases, max_k), dtype=np.float64)
+        hit = msk & (rank < max_k)
+        gains[t_case[hit], rank[hit].astype(np.int64)] = 1.0
+        active = n_rel > 0
+        n_seg[seg] = int(active.sum())
+        vals: dict[str, np.ndarray] = {}
+        means: dict[str, float] = {}
+        for kk in ks:
+            rel = _Relevance(gains[:, :kk], n_rel, None, kk)
+            for name in names:
+                key = f"{name}@{kk}"
+                if name == "coverage":
+                    top = top_codes[active, :kk]
+                    vals[key] = np.full(n_cases, np.nan)
+                    means[key] = len(np.unique(top[top >= 0])) / n_items if n_seg[seg] else float("nan")
+                else:
+                    vals[key] = _per_user(name, rel)
+                    means[key] = float(np.nanmean(vals[key])) if n_seg[seg] else float("nan")
+        per_segment[seg] = vals
+        mean[seg] = means
+    return per_segment, mean, n_seg
 
 
 def _bootstrap(per_segment: dict[str, dict[str, np.ndarray]], names: list[str], ks: list[int],
