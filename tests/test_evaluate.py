@@ -438,3 +438,25 @@ def test_targets_off_air_are_counted_misses():
     result = evaluate(Popularity().fit(train), train, test, schedule=schedule, n_bootstrap=0)
     assert result.n_unavailable_targets == 2 and np.isinf(result.ranks).all()
     assert (result.n_candidates == 1).all() and "not live" in str(result)
+
+
+def _contract_models():
+    from test_contract import MODELS  # the tiny configurations of every model
+
+    return MODELS
+
+
+@pytest.mark.parametrize("name", sorted(_contract_models()))
+def test_every_model_is_evaluated_consistently_with_its_recommend(name, data):
+    X, schedule = data
+    split = live_split(X, schedule, test_window=48)
+    model = _contract_models()[name]().fit(split.train, schedule=schedule)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # users whose only earlier events are in the window: skipped
+        pess = evaluate(model, split.train, split.test, schedule=schedule, k=(5,), n_bootstrap=0)
+        opt = evaluate(model, split.train, split.test, schedule=schedule, k=(5,), n_bootstrap=0, ties="optimistic")
+    assert len(pess.users) > 10
+    recs = model.recommend(pess.users, k=5, at=pess.times, schedule=schedule)
+    listed = np.array([t in recs[r] for r, t in enumerate(pess.target_item)], dtype=float)
+    # recommend breaks score ties somehow; evaluate's two tie rules bound every possible way
+    assert np.all(pess.per_user["hit_rate@5"] <= listed) and np.all(listed <= opt.per_user["hit_rate@5"])
