@@ -460,3 +460,21 @@ def test_every_model_is_evaluated_consistently_with_its_recommend(name, data):
     listed = np.array([t in recs[r] for r, t in enumerate(pess.target_item)], dtype=float)
     # recommend breaks score ties somehow; evaluate's two tie rules bound every possible way
     assert np.all(pess.per_user["hit_rate@5"] <= listed) and np.all(listed <= opt.per_user["hit_rate@5"])
+
+
+def test_compare_is_paired_and_detects_a_clearly_better_model(data):
+    X, _ = data
+    split = leave_last_out(X, validation=False)
+    pop = evaluate(Popularity().fit(split.train), split.train, split.test, n_bootstrap=0)
+    rnd = evaluate(FixedScores(seed=9).fit(split.train), split.train, split.test, n_bootstrap=0)
+    out = pop.compare(rnd, "hit_rate@10")
+    assert out["diff"] == pytest.approx(pop["hit_rate@10"] - rnd["hit_rate@10"])
+    assert out["ci_low"] <= out["diff"] <= out["ci_high"]
+    assert out["p_value"] > 0.05  # 0.65 vs 0.575 on 40 cases: not distinguishable
+    blind = evaluate(FixedScores(constant=True).fit(split.train), split.train, split.test, n_bootstrap=0)
+    assert pop.compare(blind, "hit_rate@10")["p_value"] < 0.001
+    same = pop.compare(pop, "ndcg@10")
+    assert same["diff"] == 0.0 and same["p_value"] == 1.0
+    other_cases = evaluate(Popularity().fit(split.train), split.train, split.test.select(np.arange(5)), n_bootstrap=0)
+    with pytest.raises(ValueError, match="same cases"):
+        pop.compare(other_cases)
