@@ -63,6 +63,18 @@ class EvaluationResult:
         n_unavailable_targets: Targets not live at their time under the schedule (misses).
         n_excluded_targets: Targets removed by ``exclude_seen`` (misses).
         settings: The options used (``per``, ``ties``, ``exclude_seen``, ...).
+
+    Examples:
+        >>> from liverec.data import Interactions
+        >>> from liverec.model_selection import leave_last_out
+        >>> from liverec.models import Popularity
+        >>> X = Interactions.from_arrays([1, 1, 2, 2, 3, 3], list("abacaa"), time=[0, 1, 0, 1, 0, 1])
+        >>> split = leave_last_out(X, validation=False)
+        >>> result = evaluate(Popularity().fit(split.train), split, k=(1,), metrics=("hit_rate",))
+        >>> result.n_cases, result.per_user["hit_rate@1"].tolist()
+        ({'all': 3, 'repeat': 1, 'new': 2}, [0.0, 0.0, 1.0])
+        >>> [round(r["mean"], 4) for r in result.to_records()]  # all, repeat, new
+        [0.3333, 1.0, 0.0]
     """
 
     k: tuple[int, ...]
