@@ -141,6 +141,10 @@ def main() -> None:
     else:
         print(f"ml-1m-seq not found under {args.data}: skipped")
     timing = metric_timing(3 if args.quick else 5)
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    if load is not None:
+        notes.append(f"Load average when the timings were taken: {load[0]:.1f} (1 min) on "
+                     f"{os.cpu_count()} cores; absolute seconds scale with it.")
     path = write_result("evaluate_popularity", {
         "description": "Popularity evaluated with liverec.metrics.evaluate (full ranking, live candidates on "
                        "synthetic live commerce; the published leave-one-out protocol on ML-1M), and the "

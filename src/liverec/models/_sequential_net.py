@@ -2,7 +2,8 @@
 
 A SASRec-family encoder: item embeddings (plus projected item features) and learned
 positions, pre-LayerNorm causal self-attention blocks with fused
-``scaled_dot_product_attention``, a final LayerNorm, and an output layer tied to the item
+``scaled_dot_product_attention`` (dropout on embeddings, residual branches and the
+feed-forward layer, not on attention weights, so the fused causal kernel runs), a final LayerNorm, and an output layer tied to the item
 embeddings. Sequences are right-padded (the first event at position 0), so the causal mask
 alone keeps padding out of every real position's context and the fused causal kernel
 applies without an extra padding mask.
@@ -36,8 +37,8 @@ class CausalBlock(nn.Module):
         b, t, d = x.shape
         h = self.ln1(x)
         q, k, v = self.qkv(h).view(b, t, 3, self.n_heads, d // self.n_heads).permute(2, 0, 3, 1, 4)
-        a = F.scaled_dot_product_attention(q, k, v, is_causal=True,
-                                           dropout_p=self.dropout if self.training else 0.0)
+        # no dropout on the attention weights: it would force the slow unfused kernel on CPU
+        a = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.drop(self.out(a.transpose(1, 2).reshape(b, t, d)))
         h = self.ln2(x)
         return x + self.drop(self.ff2(self.drop(F.gelu(self.ff1(h)))))
