@@ -539,7 +539,7 @@ class SequentialTransformer(BaseRecommender):
 
         if getattr(self, "_cache", None) is None:
             self.net_.eval()
-            with torch.inference_mode():
+            with torch.no_grad():
                 self._cache = self.net_.item_matrix().detach().float()
         return self._cache
 
@@ -558,7 +558,7 @@ class SequentialTransformer(BaseRecommender):
             if lens[r]:
                 inp[r, :lens[r]] = it[len(it) - lens[r]:] + 1
         net.eval()
-        with torch.inference_mode():
+        with torch.no_grad():
             h = net(torch.from_numpy(inp).to(dev), items)
             h = h[torch.arange(n, device=dev), torch.from_numpy(np.maximum(lens - 1, 0)).to(dev)]
             scores = (h @ items[1:].T).float()
