@@ -51,8 +51,8 @@ class CsrTensor:
     """A CSR matrix as torch tensors, plus the torch CSR tensors the kernels need.
 
     Attributes:
-        crow: Row pointers (int64), length ``n_rows + 1``.
-        col: Column indices (int64), sorted within each row.
+        crow: Row pointers (int32, or int64 for huge matrices), length ``n_rows + 1``.
+        col: Column indices (same dtype), sorted within each row.
         values: The values (float32), here ``alpha * r``.
         shape: ``(n_rows, n_cols)``.
     """
@@ -63,11 +63,17 @@ class CsrTensor:
 
     @classmethod
     def from_scipy(cls, matrix: sp.spmatrix, device: torch.device) -> CsrTensor:
-        """Copy a scipy sparse matrix (indices sorted) to ``device``."""
+        """Copy a scipy sparse matrix (indices sorted) to ``device``.
+
+        Indices are int32 when they fit: the sparse kernels (MKL on the CPU) then use them
+        as they are instead of converting them on every call.
+        """
         matrix = sp.csr_matrix(matrix)
         matrix.sort_indices()
-        return cls(torch.as_tensor(matrix.indptr.astype(np.int64), device=device),
-                   torch.as_tensor(matrix.indices.astype(np.int64), device=device),
+        small = max(matrix.nnz, *matrix.shape) < 2**31 - 1
+        itype = np.int32 if small else np.int64
+        return cls(torch.as_tensor(matrix.indptr.astype(itype), device=device),
+                   torch.as_tensor(matrix.indices.astype(itype), device=device),
                    torch.as_tensor(matrix.data.astype(np.float32), device=device),
                    (int(matrix.shape[0]), int(matrix.shape[1])))
 
@@ -114,11 +120,6 @@ def gram_with_reg(Y: torch.Tensor, regularization: float) -> torch.Tensor:
     return G
 
 
-def _sampled_dots(pattern: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
-    """``x_u . y_i`` at every non-zero ``(u, i)`` of ``pattern`` (a 1-D tensor in CSR order)."""
-    return torch.sparse.sampled_addmm(pattern, X, Y.T, beta=0.0).values()
-
-
 def cg_solve(cm1: CsrTensor, X: torch.Tensor, Y: torch.Tensor, regularization: float,
              cg_steps: int, YtY: torch.Tensor | None = None) -> torch.Tensor:
     """A few conjugate-gradient steps on every row's normal equations, warm-started at ``X``.
@@ -142,16 +143,18 @@ def cg_solve(cm1: CsrTensor, X: torch.Tensor, Y: torch.Tensor, regularization: f
     if YtY is None:
         YtY = gram_with_reg(Y, regularization)
     pattern = cm1.with_values(cm1.values)
-    # residual r = Y^T c_u - A x  with  A x = YtY x + Y^T (C - I) (Y x)
-    s = _sampled_dots(pattern, X, Y)
-    w = cm1.values * (1.0 - s)
-    w += 1.0
+    # residual r = Y^T c_u - A x  with  A x = YtY x + Y^T (C - I) (Y x):
+    # one sampled product for s = Y x, then one sparse product with weights c - (c - 1) s
+    sampled = torch.sparse.sampled_addmm(pattern, X, Y.T, beta=0.0)
+    w = torch.addcmul(cm1.values + 1.0, cm1.values, sampled.values(), value=-1.0)
     R = torch.addmm(cm1.with_values(w) @ Y, X, YtY, alpha=-1.0)
     P = R.clone()
     rs_old = (R * R).sum(1)
     for step in range(cg_steps):
-        s = _sampled_dots(pattern, P, Y)
-        s *= cm1.values
+        # A p = YtY p + Y^T ((C - I) (Y p)); the sampled product reuses its output buffer
+        torch.sparse.sampled_addmm(pattern, P, Y.T, beta=0.0, out=sampled)
+        s = sampled.values()
+        s.mul_(cm1.values)
         AP = torch.addmm(cm1.with_values(s) @ Y, P, YtY)
         pap = (P * AP).sum(1)
         a = torch.where(pap > 0, rs_old / pap.clamp_min(1e-30), torch.zeros_like(pap))
@@ -217,12 +220,12 @@ def cholesky_solve(cm1: CsrTensor, Y: torch.Tensor, regularization: float,
         stop = _block_end(lengths_sorted, start, max(1, _CHOLESKY_BLOCK // k))
         L = int(lengths_sorted[stop - 1])
         rows = order[start:stop]
-        first = cm1.crow[rows]
+        first = cm1.crow[rows].long()
         offs = torch.arange(L, device=Y.device)
         pos = first.unsqueeze(1) + offs.unsqueeze(0)
-        valid = offs.unsqueeze(0) < lengths[rows].unsqueeze(1)
+        valid = offs.unsqueeze(0) < lengths[rows].long().unsqueeze(1)
         pos = torch.where(valid, pos, torch.zeros_like(pos))
-        cols = torch.where(valid, cm1.col[pos], torch.full_like(pos, pad_col))
+        cols = torch.where(valid, cm1.col[pos].long(), torch.full_like(pos, pad_col))
         Z = Y_ext[cols] * torch.where(valid, sqrt_w[pos], torch.zeros_like(sqrt_w[pos])).unsqueeze(-1)
         A = torch.bmm(Z.transpose(1, 2), Z)
         A += YtY
