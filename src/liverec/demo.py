@@ -74,12 +74,13 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
     from .text import HashingTextEncoder, embed_streams
 
     torch.manual_seed(random_state)
-    size = dict(n_users=300, n_streamers=40, n_days=6) if quick else dict(n_users=2000, n_streamers=120, n_days=14)
+    n_users, n_streamers, n_days = (300, 40, 6) if quick else (2000, 120, 14)
     total_start = time.perf_counter()
 
     # 1. Data ---------------------------------------------------------------------------------
     _step("1. A synthetic live-commerce world")
-    data, _ = _timed("make_live_commerce", lambda: make_live_commerce(**size, random_state=random_state))
+    data, _ = _timed("make_live_commerce", lambda: make_live_commerce(
+        n_users=n_users, n_streamers=n_streamers, n_days=n_days, random_state=random_state))
     X = data.interactions
     print(f"  {len(X):,} events by {X.n_users:,} viewers in {X.n_items} rooms; "
           f"{len(data.schedule):,} broadcasts; {len(data.text) if data.text is not None else 0:,} texts; "
@@ -99,7 +100,8 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
     _step("3. Room text -> vectors (titles, transcripts, comments; zh + en)")
     encoder = HashingTextEncoder(dim=512)
     train_end = float(split.train.time.max())
-    room_text = data.text.between(None, train_end) if data.text is not None else None
+    assert data.text is not None  # the generator makes text unless asked not to
+    room_text = data.text.between(None, train_end)
     item_features, _ = _timed(
         "hashing encoder + time-decayed aggregation",
         lambda: embed_streams(room_text, encoder, items=X.items, half_life=3 * day),
@@ -128,11 +130,12 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
     }
     fit_seconds: dict[str, float] = {}
     for name, model in models.items():
-        uses_schedule = name != "Transformer (plain)"
-        _, fit_seconds[name] = _timed(
-            f"fit {name}",
-            lambda m=model, s=uses_schedule: m.fit(split.train, schedule=data.schedule if s else None),
-        )
+        schedule = None if name == "Transformer (plain)" else data.schedule
+
+        def fit(m: Any = model, s: Any = schedule) -> Any:
+            return m.fit(split.train, schedule=s)
+
+        _, fit_seconds[name] = _timed(f"fit {name}", fit)
 
     # 6. Evaluation ----------------------------------------------------------------------------------
     _step("6. Evaluation: rank the true room among the rooms live at that moment")
