@@ -335,7 +335,7 @@ def _ranges_before(ctx: _Context | None, cases: _Cases) -> tuple[np.ndarray, np.
         return z, z
     lo = ctx.ptr[cases.user]
     # rank times jointly so that (user, time) becomes one sortable integer key
-    all_t = np.unique(np.concatenate([ctx.time, cases.time]))
+    all_t = sorted_unique(np.concatenate([ctx.time, cases.time]))
     width = np.int64(len(all_t) + 1)
     ctx_key = ctx.user * width + np.searchsorted(all_t, ctx.time)
     case_key = cases.user * width + np.searchsorted(all_t, cases.time)
