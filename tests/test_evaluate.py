@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from liverec.base import BaseRecommender
 from liverec.data import Interactions, LiveSchedule
 from liverec.exceptions import DataValidationError, NotFittedError
-from liverec.metrics import EvaluationResult, evaluate, hit_rate_at_k, ndcg_at_k
+from liverec.metrics import EvaluationResult, evaluate, hit_rate_at_k, ndcg_at_k, ranking_metrics
 from liverec.model_selection import leave_last_out, live_split, temporal_split
 from liverec.models import Popularity
 from liverec.testing import contract_data
@@ -429,6 +429,11 @@ def test_ranks_match_a_brute_force_reference(case):
         want = [position.get(int(t), np.inf) for t in targets]
         np.testing.assert_array_equal(result.target_rank[rows], want)
         assert result.n_candidates[c] == cand.sum()
+        # the per-case metrics are those of the reference list
+        top = np.array([key[:3] + [-1] * (3 - len(key[:3]))])
+        for name in ("ndcg", "map", "recall", "precision", "mrr"):
+            ref = ranking_metrics(top, [targets], k=3, metrics=(name,))[f"{name}@3"]
+            assert result.per_user[f"{name}@3"][c] == pytest.approx(ref), name
 
 
 def test_targets_off_air_are_counted_misses():
