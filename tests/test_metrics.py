@@ -204,6 +204,22 @@ def test_string_ids_give_the_same_values_as_integer_ids(case):
         assert (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b), name
 
 
+@settings(max_examples=100, deadline=None)
+@given(case=ranking_case(graded=True), ks=st.lists(st.integers(1, 15), min_size=1, max_size=4, unique=True))
+def test_ranking_metrics_at_several_k_equals_the_single_functions(case, ks):
+    ranked, rels, _, n_items = case
+    mat = np.zeros((len(ranked), n_items))
+    for r, rel in enumerate(rels):
+        for i, g in rel.items():
+            mat[r, i] = g
+    out = ranking_metrics(np.array(ranked), mat, k=ks)
+    for k in ks:
+        for name, f in FUNCS.items():
+            single = f(np.array(ranked), mat, k=k)
+            got = out[f"{name}@{k}"]
+            assert (math.isnan(got) and math.isnan(single)) or got == pytest.approx(single)
+
+
 # ---------------------------------------------------------------------------------------------
 # Edge cases, spelled out
 # ---------------------------------------------------------------------------------------------

@@ -444,8 +444,13 @@ def ranking_metrics(
     if bad:
         raise ValueError(f"unknown ranking metric(s) {bad}; choose from {RANKING_METRICS}.")
     out: dict[str, Any] = {}
+    if not ks:
+        return out
+    full = _relevance(ranked, relevant, max(_check_k(x, 1) for x in ks), gain)  # one pass, sliced per k
     for kk in ks:
-        rel = _relevance(ranked, relevant, kk, gain)
+        kk = _check_k(kk, 1)
+        rel = _Relevance(full.gains[:, :kk], full.n_relevant,
+                         None if full.ideal is None else full.ideal[:, :kk], kk)
         for name in names:
             out[f"{name}@{kk}"] = _reduce(_per_user(name, rel), average)
     return out
