@@ -152,12 +152,20 @@ def test_fold_in_of_a_plain_item_list_reads_the_items_as_top_rated() -> None:
     X, _, _ = planted_ratings(seed=5)
     mf = MatrixFactorization(n_factors=3, n_epochs=5, random_state=0, threads=1).fit(X)
     codes = np.array([0, 3, 7])
-    b_list, p_list = mf.fold_in(codes)
-    b_top, p_top = mf.fold_in(codes, np.full(3, mf.rating_range_[1]))
+    b_list, p_list = mf.fold_in(X.items.ids[codes])
+    b_top, p_top = mf.fold_in(X.items.ids[codes], np.full(3, mf.rating_range_[1]))
     assert b_list == pytest.approx(b_top)
     np.testing.assert_allclose(p_list, p_top)
     recs = mf.recommend("newcomer", k=3, history=X.items.ids[codes])
     assert recs.mask.all()
+
+
+def test_fold_in_refuses_unknown_items_and_mismatched_ratings() -> None:
+    mf = MatrixFactorization(n_factors=2, random_state=0, threads=1).fit(worked_example())
+    with pytest.raises(KeyError, match="unknown item"):
+        mf.fold_in([1, 99])
+    with pytest.raises(ValueError, match="one rating per item"):
+        mf.fold_in([1, 2], [4])
 
 
 def test_save_and_load_keep_predictions_and_rating_range() -> None:

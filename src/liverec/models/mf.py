@@ -29,7 +29,7 @@ import torch
 
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, UnknownItemError
 from ..persistence import register
 from ._linalg import resolve_device, torch_threads
 
@@ -290,22 +290,47 @@ class MatrixFactorization(BaseRecommender):
         P = np.zeros((len(histories), self.item_factors_.shape[1]), dtype=np.float64)
         bu = np.zeros(len(histories), dtype=np.float64)
         for j, h in enumerate(histories):
-            bu[j], P[j] = self.fold_in(h.items, h.weight)
+            bu[j], P[j] = self._fold_in_codes(h.items, h.weight)
         return self._raw(P.astype(np.float32), bu.astype(np.float32))
 
-    def fold_in(self, item_codes: np.ndarray, ratings: np.ndarray | None = None) -> tuple[float, np.ndarray]:
-        """The bias and vector of a user from their ratings, items fixed (one ALS user step).
+    def fold_in(self, items: Any, ratings: Any = None) -> tuple[float, np.ndarray]:
+        """The bias and vector of a new user from their ratings, items fixed (one ALS user step).
+
+        This is what ``recommend(..., history=...)`` uses; no refit, the model is unchanged.
 
         Args:
-            item_codes: Codes (in ``items_``) of the rated items.
-            ratings: Their ratings; ``None`` means the top of the training rating range.
-                When an item appears several times the last rating counts.
+            items: External ids of the rated items (all known to the model).
+            ratings: Their ratings, same length; ``None`` reads every item as rated at the top
+                of the training rating range. When an item appears twice the last one counts.
 
         Returns:
             ``(b_u, p_u)``.
+
+        Raises:
+            UnknownItemError: for an item not seen in fit.
+
+        Examples:
+            >>> from liverec.data import Interactions
+            >>> X = Interactions.from_arrays(["A", "A", "B"], [1, 2, 1], weight=[4, 3, 5])
+            >>> mf = MatrixFactorization(n_factors=2, random_state=0).fit(X)
+            >>> b_u, p_u = mf.fold_in([1, 2], [5, 4])
+            >>> p_u.shape
+            (2,)
         """
         self._check_fitted()
-        codes = np.asarray(item_codes, dtype=np.int64)
+        ids = np.atleast_1d(np.asarray(items))
+        codes = self.items_.codes(ids, missing="ignore") if len(ids) else np.zeros(0, dtype=np.int64)
+        if (codes < 0).any():
+            raise UnknownItemError(
+                f"unknown item {ids[int(np.flatnonzero(codes < 0)[0])]!r}: fold-in needs items the model was fitted on."
+            )
+        r = None if ratings is None else np.atleast_1d(np.asarray(ratings, dtype=np.float64))
+        if r is not None and len(r) != len(codes):
+            raise DataValidationError(f"fold_in got {len(codes)} items and {len(r)} ratings; pass one rating per item.")
+        return self._fold_in_codes(codes, r)
+
+    def _fold_in_codes(self, codes: np.ndarray, ratings: np.ndarray | None) -> tuple[float, np.ndarray]:
+        codes = np.asarray(codes, dtype=np.int64)
         if len(codes) == 0:
             return 0.0, np.zeros(self.item_factors_.shape[1])
         r = np.full(len(codes), self.rating_range_[1]) if ratings is None else np.asarray(ratings, dtype=np.float64)
