@@ -251,6 +251,8 @@ def test_bad_inputs_raise_clear_errors(data):
         evaluate(model, split.train, split.test, ties="average")
     with pytest.raises(TypeError, match="Interactions"):
         evaluate(model, split.train, {"user": [1]})
+    with pytest.raises(TypeError, match="BaseRecommender subclass"):
+        evaluate(object(), split.train, split.test)
     with pytest.raises(DataValidationError, match="no events"):
         evaluate(model, split.train, split.test.select(np.zeros(len(split.test), dtype=bool)))
 

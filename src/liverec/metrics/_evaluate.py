@@ -471,7 +471,11 @@ def evaluate(
         history = getattr(split, "history", None) if history is None else history
         schedule = getattr(split, "schedule", None) if schedule is None else schedule
     if not isinstance(model, BaseRecommender):
-        raise TypeError(f"evaluate expects a liverec model (BaseRecommender), got {type(model).__name__}.")
+        raise TypeError(
+            f"evaluate expects a liverec model, got {type(model).__name__}: it ranks with the model's "
+            "scores of every item, so wrap your model in a liverec.BaseRecommender subclass "
+            "(implement _fit and _score_known, optionally _score_history)."
+        )
     model._check_fitted()
     for name, value in (("train", train), ("test", test)):
         if not isinstance(value, Interactions):
