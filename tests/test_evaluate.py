@@ -485,3 +485,17 @@ def test_compare_is_paired_and_detects_a_clearly_better_model(data):
     other_cases = evaluate(Popularity().fit(split.train), split.train, split.test.select(np.arange(5)), n_bootstrap=0)
     with pytest.raises(ValueError, match="same cases"):
         pop.compare(other_cases)
+
+
+def test_test_data_with_its_own_id_maps_gives_the_same_result(data):
+    X, _ = data
+    split = leave_last_out(X, validation=False)
+    model = FixedScores(seed=8).fit(split.train)
+    shared = evaluate(model, split.train, split.test, n_bootstrap=0, exclude_seen=True)
+    cols = split.test.to_dict()
+    order = np.argsort(cols["user"])[::-1]  # other row order, other codes
+    own = Interactions.from_arrays(cols["user"][order], cols["item"][order], time=cols["time"][order])
+    assert own.users is not X.users
+    separate = evaluate(model, split.train, own, n_bootstrap=0, exclude_seen=True)
+    by_user = dict(zip(separate.users.tolist(), separate.target_rank.tolist(), strict=True))
+    assert [by_user[u] for u in shared.users.tolist()] == shared.target_rank.tolist()
