@@ -88,7 +88,7 @@ def load_ml1m(data_dir: Path) -> Task:
     for u, s in enumerate(train):
         by_prefix.setdefault(tuple(s), []).append(u)
     hist = {u + 1: list(s) for u, s in enumerate(train)}
-    for vi, vo in zip(val_in, val_out):
+    for vi, vo in zip(val_in, val_out, strict=True):
         for u in by_prefix.get(tuple(vi[:-1]), []):
             if len(hist[u + 1]) == len(vi) - 1:
                 hist[u + 1] = vi + vo
@@ -292,7 +292,7 @@ def section_throughput(args: argparse.Namespace) -> dict[str, Any]:
                 ours_rate.append(m.history_[0]["targets"] / m.history_[0]["seconds"])
         print(f"  round {r + 1}: ours {ours_rate[-1]:.0f} targets/s, textbook {ref_rate[-1]:.0f} targets/s",
               flush=True)
-    ratios = [a / b for a, b in zip(ours_rate, ref_rate)]
+    ratios = [a / b for a, b in zip(ours_rate, ref_rate, strict=True)]
     return {"ours_targets_per_s": ours_rate, "textbook_targets_per_s": ref_rate, "ratios": ratios,
             "median_ratio": float(np.median(ratios)), "threads": args.threads,
             "load_average_after": os.getloadavg()[0]}

@@ -24,7 +24,7 @@ from liverec.testing import contract_data
 TINY = dict(embedding_dim=16, max_len=16, batch_size=32, random_state=0, verbose=False)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def live_model() -> tuple[SequentialTransformer, Interactions, object]:
     X, schedule = contract_data()
     model = SequentialTransformer(n_epochs=3, repeat_aware=True, **TINY).fit(X, schedule=schedule)
@@ -184,7 +184,7 @@ def test_last_occurrence_pairs_match_a_brute_force_scan(rows: list[list[int]]) -
     for b, r in enumerate(rows):
         inputs[b, :len(r)] = np.asarray(r) + 1
         valid[b, :len(r)] = True
-    got = set(zip(*(x.tolist() for x in last_occurrence_pairs(inputs, valid))))
+    got = set(zip(*(x.tolist() for x in last_occurrence_pairs(inputs, valid)), strict=True))
     want = {(b, p, j) for b, r in enumerate(rows) for p in range(len(r)) for j in range(p + 1)
             if r[j] not in r[j + 1:p + 1]}
     assert got == want
@@ -273,8 +273,7 @@ def test_same_random_state_gives_identical_weights_on_cpu() -> None:
     a = SequentialTransformer(n_epochs=2, **TINY).fit(X)
     b = SequentialTransformer(n_epochs=2, **TINY).fit(X)
     c = SequentialTransformer(n_epochs=2, **{**TINY, "random_state": 1}).fit(X)
-    for (name, wa), wb, wc in zip(a.net_.state_dict().items(), b.net_.state_dict().values(),
-                                  c.net_.state_dict().values()):
+    for (name, wa), wb in zip(a.net_.state_dict().items(), b.net_.state_dict().values(), strict=True):
         assert torch.equal(wa, wb), name
     assert not torch.equal(a.net_.item_emb.weight, c.net_.item_emb.weight)
 

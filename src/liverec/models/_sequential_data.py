@@ -114,7 +114,8 @@ def last_occurrence_pairs(inputs: np.ndarray, valid: np.ndarray) -> tuple[np.nda
     # mask[b, t, j]: j <= t < next[b, j], both valid
     mask = (t_idx[None, None, :] <= t_idx[None, :, None]) & (t_idx[None, :, None] < nxt[:, None, :])
     mask &= valid[:, :, None] & valid[:, None, :]
-    return np.nonzero(mask)
+    rows, pos, prev = np.nonzero(mask)
+    return rows, pos, prev
 
 
 class TimeBuckets:

@@ -57,6 +57,8 @@ class SequenceEncoder(nn.Module):
         n_time_buckets: Buckets of the repeat-consumption embedding (0 to disable).
     """
 
+    features: torch.Tensor
+
     def __init__(self, n_items: int, dim: int, n_layers: int, n_heads: int, dropout: float,
                  max_len: int, n_features: int = 0, n_time_buckets: int = 0) -> None:
         super().__init__()

@@ -316,10 +316,10 @@ class SequentialTransformer(BaseRecommender):
         trained[train.items] = True
         self.trained_items_ = trained
 
-        self.time_buckets_ = None
+        self.time_buckets_: TimeBuckets | None = None
         if self.repeat_aware:
             self.time_buckets_ = TimeBuckets.fit(_repeat_gaps(train, n_items), int(self.n_time_buckets))
-        self._live_lut = None
+        self._live_lut: np.ndarray | None = None
         if schedule is not None and self.availability:
             self._live_lut = self.items_.codes(schedule.items.ids, missing="ignore")
         self._schedule_train = schedule
@@ -334,7 +334,7 @@ class SequentialTransformer(BaseRecommender):
                 net.item_emb.weight[1:][torch.from_numpy(~trained)] = 0.0
         net.to(dev)
         self.net_ = net
-        self._cache = None
+        self._cache: Any = None
         opt = torch.optim.AdamW(net.parameters(), lr=float(self.learning_rate),
                                 weight_decay=float(self.weight_decay))
         amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
@@ -484,6 +484,7 @@ class SequentialTransformer(BaseRecommender):
 
     def _live_codes(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Items live at each time, in model codes (CSR)."""
+        assert self._schedule_train is not None and self._live_lut is not None
         indptr, codes = self._schedule_train.live_codes(times)
         mapped = self._live_lut[codes]
         keep = mapped >= 0
@@ -500,6 +501,7 @@ class SequentialTransformer(BaseRecommender):
 
     def _train_repeat_pairs(self, batch: Any, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(row of the valid target, item code, time bucket) of every item consumed before it."""
+        assert self.time_buckets_ is not None
         b, t, j = last_occurrence_pairs(batch.inputs, valid)
         row_of = np.cumsum(valid.ravel()) - 1
         rows = row_of[b * valid.shape[1] + t]
@@ -518,7 +520,7 @@ class SequentialTransformer(BaseRecommender):
         for s in range(0, len(val_users), 512):
             sl = slice(s, s + 512)
             histories = [(full.items[full.indptr[u]:e], full.times[full.indptr[u]:e])
-                         for u, e in zip(val_users[sl], ends[sl])]
+                         for u, e in zip(val_users[sl], ends[sl], strict=True)]
             sc = self._score_sequences(histories, at[sl])
             rows = torch.arange(len(histories))
             tscore = sc[rows, torch.from_numpy(target[sl])].clone()
@@ -562,8 +564,9 @@ class SequentialTransformer(BaseRecommender):
             h = net(torch.from_numpy(inp).to(dev), items)
             h = h[torch.arange(n, device=dev), torch.from_numpy(np.maximum(lens - 1, 0)).to(dev)]
             scores = (h @ items[1:].T).float()
-            if net.repeat_emb is not None:
-                hr = net.repeat_scores(h).float()
+            hr_or_none = net.repeat_scores(h)
+            if hr_or_none is not None and self.time_buckets_ is not None:
+                hr = hr_or_none.float()
                 scores += hr[:, :1]
                 rows_l, cols_l, dt_l = [], [], []
                 for r, (it, tm) in enumerate(histories):
@@ -611,7 +614,7 @@ class SequentialTransformer(BaseRecommender):
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         attrs = {
             "n_items": int(len(self.items_)),
-            "n_features": 0 if self.net_.feature_proj is None else int(self.net_.features.shape[1]),
+            "n_features": 0 if self.net_.feature_proj is None else int(self.net_.feature_proj.in_features),
             "median_gap": self.median_gap_, "repeat_rate": self.repeat_rate_,
             "history": self.history_, "best_epoch": self.best_epoch_, "n_epochs": self.n_epochs_,
             "fit_seconds": self.fit_seconds_, "best_val_ndcg": self.best_val_ndcg_,
@@ -648,9 +651,9 @@ class SequentialTransformer(BaseRecommender):
         self.median_gap_ = float(attributes["median_gap"])
         self.repeat_rate_ = float(attributes["repeat_rate"])
         self.history_ = list(attributes.get("history", []))
-        self.best_epoch_ = attributes.get("best_epoch")
-        self.n_epochs_ = attributes.get("n_epochs")
-        self.fit_seconds_ = attributes.get("fit_seconds")
+        self.best_epoch_ = int(attributes["best_epoch"])
+        self.n_epochs_ = int(attributes["n_epochs"])
+        self.fit_seconds_ = float(attributes["fit_seconds"])
         self.best_val_ndcg_ = attributes.get("best_val_ndcg")
 
 
