@@ -98,7 +98,7 @@ def tune(train: np.ndarray, kind: str, solver: str, grid: dict[str, list[Any]], 
     V = Interactions.from_arrays(val[known, 0], val[known, 1], weight=val[known, 2].astype(np.float64))
     trials = []
     for values in itertools.product(*grid.values()):
-        params = dict(zip(grid, values))
+        params = dict(zip(grid, values, strict=True))
         model = MatrixFactorization(solver=solver, n_epochs=MAX_EPOCHS[solver], validation=V, patience=3,
                                     random_state=seed, threads=threads, **params).fit(X)
         best = model.validation_rmse_[model.best_epoch_ - 1]

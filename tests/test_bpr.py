@@ -41,7 +41,7 @@ def test_bpr_ranks_the_planted_preference_first() -> None:
     model = small_bpr().fit(X)
     users = X.users.ids
     recs = model.recommend(users, k=1, exclude_seen=True)
-    for u, top in zip(users, recs.items[:, 0]):
+    for u, top in zip(users, recs.items[:, 0], strict=True):
         k = int(u.split("u")[1])
         group = "a" if u.startswith("g0") else "b"
         assert top == f"{group}{k % 5}", f"{u} should get the one item of their group they have not seen"

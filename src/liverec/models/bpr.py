@@ -226,8 +226,8 @@ class BPR(BaseRecommender):
             self._train(interactions, schedule, dev)
 
     def _train(self, X: Interactions, schedule: LiveSchedule | None, dev: torch.device) -> None:
-        seed = self.random_state if self.random_state is not None else int(np.random.SeedSequence().entropy % 2**63)
-        gen = torch.Generator().manual_seed(int(seed))
+        seed = int(np.random.default_rng(self.random_state).integers(2**62))
+        gen = torch.Generator().manual_seed(seed)
         n_users, n_items, d = X.n_users, X.n_items, int(self.n_factors)
         U = ((torch.rand(n_users, d, generator=gen) - 0.5) / d).to(dev)
         V = ((torch.rand(n_items, d, generator=gen) - 0.5) / d).to(dev)
@@ -313,10 +313,10 @@ class BPR(BaseRecommender):
             opt.zero_grad()
             x = (Vp @ p + bp).unsqueeze(1) - (Vn @ p + bn).unsqueeze(0)
             loss = -torch.nn.functional.logsigmoid(x).mean() + 0.5 * reg * p.dot(p)
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             return loss
 
-        opt.step(closure)
+        opt.step(closure)  # type: ignore[no-untyped-call]
         return p.detach()
 
     def _item_vectors(self) -> np.ndarray:
