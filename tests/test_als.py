@@ -281,3 +281,21 @@ def test_negative_weights_are_rejected_with_the_row() -> None:
     X = Interactions.from_arrays([1, 2], ["a", "b"], weight=[1.0, -3.0])
     with pytest.raises(DataValidationError, match="row 1"):
         ALS(weighting="sum").fit(X)
+
+
+def test_recommend_in_parallel_batches_equals_one_thread() -> None:
+    X, held_out = planted_blocks()
+    model = ALS(**PLANTED).fit(X)
+    users = list(held_out) + ["newcomer"]
+    history = {"newcomer": ["g1i0", "g1i1"]}
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = model.recommend(users, k=4, exclude_seen=True, history=history, batch_size=5)
+        torch.set_num_threads(2)
+        two = model.recommend(users, k=4, exclude_seen=True, history=history, batch_size=5)
+        assert torch.get_num_threads() == 2, "recommend must restore torch's thread setting"
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_array_equal(one.items, two.items)
+    np.testing.assert_allclose(one.scores, two.scores, rtol=1e-6)

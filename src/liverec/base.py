@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -321,7 +323,8 @@ class BaseRecommender(ParamsMixin):
             # a score block of about 4 MB stays in cache and in malloc's reused memory
             batch_size = max(64, min(4096, (1 << 20) // max(1, n_items)))
         kk = min(k, n_items)
-        for start in range(0, n, batch_size):
+
+        def rank(start: int) -> None:
             sl = slice(start, min(n, start + batch_size))
             idx = np.arange(sl.start, sl.stop)
             scores = self._scores_for(codes[sl], [histories[j] for j in idx],
@@ -361,6 +364,18 @@ class BaseRecommender(ParamsMixin):
             valid = np.isfinite(top_scores_np)
             out_codes[sl, :kk] = np.where(valid, top_codes_np, -1)
             out_scores[sl, :kk] = np.where(valid, top_scores_np, -np.inf)
+
+        starts = list(range(0, n, batch_size))
+        workers = min(torch.get_num_threads(), len(starts))
+        if workers > 1:
+            # Batches run on Python threads, each single-threaded inside torch: one join for the
+            # whole call instead of an OpenMP fork/join per kernel, which is costly when the
+            # cores are shared with other work. Rows written by different batches are disjoint.
+            with _torch_single_threaded(), ThreadPoolExecutor(workers) as pool:
+                list(pool.map(rank, starts))
+        else:
+            for start in starts:
+                rank(start)
         return Recommendations.from_codes(users_arr, out_codes, out_scores, self.items_)
 
     def _scores_for(self, codes: np.ndarray, histories: list[History | None], at: np.ndarray | None) -> Any:
@@ -570,6 +585,19 @@ def _as_float_tensor(x: Any, fresh: bool = False) -> Any:
             return x.detach()
         return x.detach().float().cpu().clone()
     return torch.tensor(np.asarray(x, dtype=np.float32))
+
+
+@contextlib.contextmanager
+def _torch_single_threaded() -> Iterator[None]:
+    """torch intra-op threads set to 1 for the block, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _fill_cells(scores: Any, rows: Any, cols: Any) -> None:
