@@ -188,6 +188,17 @@ def test_live_at_matches_brute_force(rows: list, times: list) -> None:
         assert sorted(live.tolist()) == expected
 
 
+@given(broadcasts, st.lists(st.tuples(st.integers(0, 9), st.floats(-5, 140, allow_nan=False)), min_size=1, max_size=30))
+def test_is_live_matches_brute_force(rows: list, queries: list) -> None:
+    item = [r[0] for r in rows]
+    start = np.array([r[1] for r in rows])
+    end = start + np.array([r[2] for r in rows])
+    schedule = LiveSchedule.from_arrays(item, start, end)
+    got = schedule.is_live([q[0] for q in queries], [q[1] for q in queries])
+    expected = [any(i == q_item and s <= q_t < e for i, s, e in zip(item, start, end)) for q_item, q_t in queries]
+    assert got.tolist() == expected
+
+
 def test_live_at_scalar_returns_ids() -> None:
     s = LiveSchedule.from_arrays(["a", "b"], [0, 5], [10, 6])
     assert s.live_at(5).tolist() == ["a", "b"]

@@ -196,16 +196,32 @@ class LiveSchedule:
         return m
 
     def is_live(self, items: Any, t: Any) -> np.ndarray:
-        """Pairwise: whether ``items[j]`` is live at ``t[j]`` (unknown items are not live)."""
+        """Pairwise: whether ``items[j]`` is live at ``t[j]`` (unknown items are not live).
+
+        Works per pair (no list of everything live at every time): broadcasts sorted by
+        (item, start) with a running maximum of their ends, and one binary search per pair.
+        """
         codes = self.items.codes(items, missing="ignore")
         times = as_time_query(t)
         if len(times) == 1 and len(codes) > 1:
             times = np.repeat(times, len(codes))
-        indptr, live = self.live_codes(times)
-        rows = np.repeat(np.arange(len(times)), np.diff(indptr))
-        n = len(self.items) + 1
-        found = np.isin(np.arange(len(times)) * n + codes, rows * n + live)
-        return found & (codes >= 0)
+        if len(times) != len(codes):
+            raise DataValidationError(f"is_live needs one time per item: got {len(codes)} items and {len(times)} times.")
+        # exact integer ranks of every time value, so (item, time) pairs combine into one int64 key
+        values = sorted_unique(np.concatenate([self.start, self.end, times]))
+        m = np.int64(len(values) + 1)
+        s_rank = np.searchsorted(values, self.start)
+        e_rank = np.searchsorted(values, self.end)
+        t_rank = np.searchsorted(values, times)
+        order = np.lexsort((s_rank, self.item_codes))
+        item_sorted = self.item_codes[order]
+        start_key = item_sorted * m + s_rank[order]
+        # running max of ends; the item offset makes it restart at each item's first broadcast
+        end_run = np.maximum.accumulate(item_sorted * m + e_rank[order])
+        pos = np.searchsorted(start_key, codes * m + t_rank, side="right") - 1
+        pos_c = np.clip(pos, 0, None)
+        same_item = (pos >= 0) & (codes >= 0) & (item_sorted[pos_c] == codes)
+        return same_item & (end_run[pos_c] - codes * m > t_rank)
 
     def between(self, start: Any = None, end: Any = None) -> LiveSchedule:
         """Broadcasts overlapping ``[start, end)``."""
