@@ -341,7 +341,7 @@ class BaseRecommender(ParamsMixin):
                 mask = torch.zeros((nb, n_items), dtype=torch.bool)
                 mask[rows, cols] = True
                 allowed = mask if allowed is None else allowed & mask
-            if live_lut is not None:
+            if live_lut is not None and schedule is not None and at_arr is not None:
                 indptr, live = schedule.live_codes(at_arr[sl])
                 cols = live_lut[live]
                 rows = np.repeat(np.arange(nb), np.diff(indptr))
@@ -387,9 +387,8 @@ class BaseRecommender(ParamsMixin):
         if not self._supports_history:
             raise NotImplementedError(f"{type(self).__name__} does not support history (fold-in).")
         hist_idx = np.flatnonzero(~known)
-        hist_scores = _as_float_tensor(self._score_history(
-            [histories[j] for j in hist_idx], None if at is None else at[hist_idx]
-        ))
+        folded = [h for h in (histories[j] for j in hist_idx) if h is not None]
+        hist_scores = _as_float_tensor(self._score_history(folded, None if at is None else at[hist_idx]))
         if not known.any():
             return hist_scores
         known_idx = np.flatnonzero(known)

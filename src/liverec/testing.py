@@ -177,7 +177,7 @@ def check_exclusions(factory: ModelFactory) -> None:
         seen_items = set(X.items.ids[seen[X.users.codes([u])[0]].indices].tolist())
         assert not seen_items & set(recs[r])
     both = model.recommend(users, k=5, exclude_seen=True, exclude=banned, candidates=X.items.ids[:15])
-    for r, u in enumerate(users):
+    for r in range(len(users)):
         got = set(both[r])
         assert got <= set(X.items.ids[:15].tolist()) and not got & set(banned.tolist())
 

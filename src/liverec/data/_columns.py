@@ -166,6 +166,16 @@ def as_time_query(t: Any) -> np.ndarray:
     return as_times([t], "at")[0]
 
 
+def time_window_mask(time: np.ndarray, start: Any = None, end: Any = None) -> np.ndarray:
+    """``start <= time < end`` as a boolean mask (either bound may be ``None``)."""
+    mask = np.ones(len(time), dtype=bool)
+    if start is not None:
+        mask &= time >= as_time_query(start)[0]
+    if end is not None:
+        mask &= time < as_time_query(end)[0]
+    return mask
+
+
 def seconds_to_datetime(seconds: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(seconds) * 1e6).astype(np.int64).astype("datetime64[us]")
 
@@ -181,12 +191,7 @@ def as_weights(values: Any, column: str, n: int) -> np.ndarray:
         try:
             arr = arr.astype(np.float64)
         except (TypeError, ValueError):
-            bad = 0
-            for bad, x in enumerate(arr):
-                try:
-                    float(x)
-                except (TypeError, ValueError):
-                    break
+            bad = next(row for row, x in enumerate(arr) if not _is_number(x))
             raise DataTypeError(
                 f"column {column!r}: non-numeric value {arr[bad]!r} at row {bad}; weights must be "
                 "numbers (watch seconds, rating, amount)."
@@ -199,6 +204,14 @@ def as_weights(values: Any, column: str, n: int) -> np.ndarray:
             "drop the row."
         )
     return out
+
+
+def _is_number(x: Any) -> bool:
+    try:
+        float(x)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def check_lengths(columns: dict[str, np.ndarray | None]) -> int:

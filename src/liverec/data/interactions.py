@@ -12,12 +12,12 @@ from ..exceptions import DataTypeError, DataValidationError
 from ._columns import (
     TimeKind,
     as_1d,
-    as_time_query,
     as_times,
     as_weights,
     check_lengths,
     check_no_missing,
     seconds_to_datetime,
+    time_window_mask,
 )
 from .idmap import IdMap
 
@@ -251,7 +251,7 @@ class Interactions:
         )
 
     def _replace(self, **kwargs: Any) -> Interactions:
-        state = dict(
+        state: dict[str, Any] = dict(
             user_codes=self.user_codes, item_codes=self.item_codes, time=self.time,
             users=self.users, items=self.items, event=self.event, weight=self.weight,
         )
@@ -262,8 +262,9 @@ class Interactions:
     def to_dict(self) -> dict[str, np.ndarray]:
         """Columns as numpy arrays with external ids (datetimes back as ``datetime64[us]``)."""
         out = {"user": self.user, "item": self.item, "time": self.time_values()}
-        if self.event is not None:
-            out["event"] = self.event_names
+        names = self.event_names
+        if names is not None:
+            out["event"] = names
         if self.weight is not None:
             out["weight"] = self.weight
         return out
@@ -369,7 +370,7 @@ class Interactions:
         if not return_times:
             return items
         times = np.split(self.time[order], indptr[1:-1])
-        return list(zip(items, times))
+        return list(zip(items, times, strict=True))
 
     # Slicing -------------------------------------------------------------------------------
     def select(self, rows: Any) -> Interactions:
@@ -387,12 +388,7 @@ class Interactions:
 
     def between(self, start: Any = None, end: Any = None) -> Interactions:
         """Events with ``start <= time < end`` (either bound may be ``None``)."""
-        mask = np.ones(len(self), dtype=bool)
-        if start is not None:
-            mask &= self.time >= as_time_query(start)[0]
-        if end is not None:
-            mask &= self.time < as_time_query(end)[0]
-        return self.select(mask)
+        return self.select(time_window_mask(self.time, start, end))
 
     def before(self, t: Any) -> Interactions:
         """Events strictly before ``t``."""

@@ -49,7 +49,7 @@ def read_csv_columns(path: str | os.PathLike[str], delimiter: str = ",") -> dict
             raise DataValidationError(
                 f"{path!r} row {r + 1}: {len(row)} fields but the header has {len(header)}."
             )
-        for h, v in zip(header, row):
+        for h, v in zip(header, row, strict=True):
             cols[h].append(v)
     out: dict[str, Any] = {}
     for h, vals in cols.items():

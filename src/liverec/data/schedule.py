@@ -9,7 +9,15 @@ import scipy.sparse as sp
 
 from .._utils import concat_ranges, sorted_unique
 from ..exceptions import DataValidationError
-from ._columns import TimeKind, as_1d, as_time_query, as_times, check_lengths, check_no_missing, seconds_to_datetime
+from ._columns import (
+    TimeKind,
+    as_1d,
+    as_time_query,
+    as_times,
+    check_lengths,
+    check_no_missing,
+    seconds_to_datetime,
+)
 from .idmap import IdMap
 
 

@@ -7,7 +7,16 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataValidationError
-from ._columns import TimeKind, as_1d, as_times, check_lengths, check_no_missing, missing_mask, normalize_ids
+from ._columns import (
+    TimeKind,
+    as_1d,
+    as_times,
+    check_lengths,
+    check_no_missing,
+    missing_mask,
+    normalize_ids,
+    time_window_mask,
+)
 from .idmap import IdMap
 
 #: The kinds of text a live stream produces.
@@ -115,7 +124,7 @@ class TextEvents:
 
     def __repr__(self) -> str:
         counts = np.bincount(self.kind, minlength=len(TEXT_KINDS))
-        parts = ", ".join(f"{k}={int(c)}" for k, c in zip(TEXT_KINDS, counts))
+        parts = ", ".join(f"{k}={int(c)}" for k, c in zip(TEXT_KINDS, counts, strict=True))
         return f"TextEvents(n={len(self)}, n_items={len(self.items)}, {parts})"
 
     @property
@@ -143,16 +152,9 @@ class TextEvents:
         codes = [TEXT_KINDS.index(k) for k in kinds]
         return self.select(np.isin(self.kind, codes))
 
-    def between(self, start: float | None = None, end: float | None = None) -> TextEvents:
-        """Texts with ``start <= time < end``."""
-        from ._columns import as_time_query
-
-        mask = np.ones(len(self), dtype=bool)
-        if start is not None:
-            mask &= self.time >= as_time_query(start)[0]
-        if end is not None:
-            mask &= self.time < as_time_query(end)[0]
-        return self.select(mask)
+    def between(self, start: Any = None, end: Any = None) -> TextEvents:
+        """Texts with ``start <= time < end`` (either bound may be ``None``)."""
+        return self.select(time_window_mask(self.time, start, end))
 
     def to_dict(self) -> dict[str, np.ndarray]:
         out = {"item": self.item, "text": self.text, "time": self.time, "kind": self.kind_names}

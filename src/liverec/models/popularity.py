@@ -53,7 +53,7 @@ class Popularity(BaseRecommender):
         n_items = interactions.n_items
         if self.weighting == "users":
             pairs = sorted_unique(interactions.user_codes * np.int64(n_items) + interactions.item_codes)
-            counts = np.bincount(pairs % n_items, minlength=n_items).astype(np.float64)
+            counts: np.ndarray = np.bincount(pairs % n_items, minlength=n_items).astype(np.float64)
         else:
             counts = np.bincount(interactions.item_codes, weights=w, minlength=n_items)
         self.item_popularity_ = counts.astype(np.float32)
