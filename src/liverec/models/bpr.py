@@ -233,16 +233,20 @@ class BPR(BaseRecommender):
         V = ((torch.rand(n_items, d, generator=gen) - 0.5) / d).to(dev)
         b = torch.zeros(n_items, device=dev)
         n = len(X)
-        # Shuffle the events once; every epoch visits the batches in a fresh random order
-        # with fresh negatives.
+        bs = int(self.batch_size)
+        n_batches = (n + bs - 1) // bs
+        # Shuffle the events once into batches; every epoch visits the batches in a fresh
+        # random order with fresh negatives. Within a batch the events are sorted by item (the
+        # gradients of a batch are summed, so their order does not matter), which makes the
+        # item-row gathers and scatters walk memory forwards.
         order = torch.randperm(n, generator=gen)
+        batch_of = torch.arange(n) // bs
+        order = order[torch.argsort(batch_of * n_items + torch.as_tensor(X.item_codes)[order], stable=True)]
         users = torch.as_tensor(X.user_codes)[order]
         items = torch.as_tensor(X.item_codes)[order]
         sampler = None
         if schedule is not None:
             sampler = LiveNegativeSampler(schedule, X.items, X.time, X.item_codes)
-        bs = int(self.batch_size)
-        n_batches = (n + bs - 1) // bs
         users_d, items_d = users.to(dev), items.to(dev)
         lr, reg = float(self.learning_rate), float(self.regularization)
         user_count = torch.bincount(users_d, minlength=n_users).float()
