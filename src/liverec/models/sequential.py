@@ -109,6 +109,9 @@ class SequentialTransformer(BaseRecommender):
         [['c']]
     """
 
+    #: every scoring call returns a newly computed tensor, so ``recommend`` may write into it
+    _fresh_scores = True
+
     def __init__(
         self,
         max_len: int = 200,
