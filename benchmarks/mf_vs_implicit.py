@@ -460,6 +460,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parts", nargs="+", default=["als", "bpr", "recommend", "memory"],
                         choices=["als", "bpr", "recommend", "memory"])
     parser.add_argument("--datasets", nargs="+", default=["ml-1m-seq", "synthetic"], choices=["ml-1m-seq", "synthetic"])
+    parser.add_argument("--bpr-threads", type=int, nargs="+", default=None,
+                        help="thread counts for BPR (default: --threads)")
+    parser.add_argument("--bpr-repeats", type=int, default=None, help="repeats for BPR (default: --repeats)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-epochs", type=int, default=3)
     parser.add_argument("--memory-child", choices=["liverec", "implicit"], help=argparse.SUPPRESS)
@@ -495,8 +498,9 @@ def main(argv: list[str] | None = None) -> int:
                    "seed": args.seed, "memory_epochs": args.memory_epochs},
         "datasets": {k: v.describe() for k, v in sets.items()},
         "notes": [
-            f"Medians of {args.repeats} alternating repeats (who goes first swaps each repeat). The machine "
-            "may be shared with other jobs: the ratios, and CPU seconds, are steadier than wall seconds.",
+            "Medians of alternating repeats (who goes first swaps each repeat; the count is each row's "
+            "'repeats'). The machine may be shared with other jobs: the ratios, and CPU seconds, are steadier "
+            "than wall seconds. CPU seconds count all threads of the process.",
             "implicit gets the confidence matrix 1 + alpha * r with alpha=1 (the same objective as liverec's "
             "1 + alpha * r) and BLAS limited to one thread, as it recommends.",
             "HR@10 / NDCG@10 computed from each library's factors by the same code: the target is ranked "
@@ -518,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     if "bpr" in args.parts:
         if liverec_bpr_available():
             result["bpr"] = [row for d in sets.values()
-                             for row in bench_bpr(d, args.threads, args.repeats, args.seed)]
+                             for row in bench_bpr(d, args.bpr_threads or args.threads,
+                                                  args.bpr_repeats or args.repeats, args.seed)]
         else:
             result["notes"].append("BPR: liverec.models.BPR is not available in this checkout; not measured.")
     if "recommend" in args.parts:
