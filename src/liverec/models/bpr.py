@@ -23,6 +23,7 @@ per-sample decay, without three extra passes over every batch).
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -171,7 +172,10 @@ class BPR(BaseRecommender):
         regularization: L2 penalty on the vectors and item biases, per sample.
         batch_size: Positives per SGD step. Large batches are fast; on a GPU use 65536+.
         random_state: Seed for initialisation, shuffling and negative sampling.
-        threads: CPU threads for torch during ``fit`` (``None``: all cores).
+        threads: CPU threads for torch during ``fit`` (``None``: all cores). The per-batch SGD
+            steps themselves always run on one thread: each step is a handful of small
+            operations, and splitting them costs a thread barrier per operation (measured
+            slower at 2 threads, and many times slower on a busy machine).
         device: ``"cpu"``, ``"cuda"`` (falls back to the CPU with a warning when no GPU is
             present) or ``"auto"``. Results on CUDA are not bit-reproducible (atomic adds).
 
@@ -248,8 +252,22 @@ class BPR(BaseRecommender):
         if schedule is not None:
             sampler = LiveNegativeSampler(schedule, X.items, X.time, X.item_codes)
         users_d, items_d = users.to(dev), items.to(dev)
+        # The per-batch operations are too small to split across threads: on the CPU they run
+        # on one thread (several threads would meet at a barrier after every operation, which
+        # is slower, and far slower on a busy machine).
+        with torch_threads(1) if dev.type == "cpu" else contextlib.nullcontext():
+            self._epochs(U, V, b, users_d, items_d, order, sampler, n_items, n_batches, bs, gen, dev)
+        self.user_factors_ = U.cpu().numpy()
+        self.item_factors_ = V.cpu().numpy()
+        self.item_bias_ = b.cpu().numpy()
+        self.device_ = str(dev)
+
+    def _epochs(self, U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, users_d: torch.Tensor, items_d: torch.Tensor,
+                order: torch.Tensor, sampler: LiveNegativeSampler | None, n_items: int, n_batches: int, bs: int,
+                gen: torch.Generator, dev: torch.device) -> None:
+        n = len(order)
         lr, reg = float(self.learning_rate), float(self.regularization)
-        user_count = torch.bincount(users_d, minlength=n_users).float()
+        user_count = torch.bincount(users_d, minlength=U.shape[0]).float()
         pos_count = torch.bincount(items_d, minlength=n_items).float()
         # L2 decay is applied every few batches to all rows at once, in proportion to how
         # often each row is used per batch (the same shrinkage as per-sample decay).
@@ -273,10 +291,6 @@ class BPR(BaseRecommender):
                     V.mul_(shrink.unsqueeze(1))
                     b.mul_(shrink)
                     since_decay = 0
-        self.user_factors_ = U.cpu().numpy()
-        self.item_factors_ = V.cpu().numpy()
-        self.item_bias_ = b.cpu().numpy()
-        self.device_ = str(dev)
 
     # Scoring ----------------------------------------------------------------------------------
     def _score_known(self, user_codes: np.ndarray, at: np.ndarray | None) -> Any:
