@@ -115,8 +115,8 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
 
     # 5. Models -------------------------------------------------------------------------------------
     _step("5. Training")
-    epochs = 8 if quick else 40
-    seq_limit = 10.0 if quick else 45.0
+    epochs = 8 if quick else 20
+    seq_limit = 10.0 if quick else 30.0
     models: dict[str, Any] = {
         "Popularity (live)": Popularity(strategy="live"),
         "ALS": ALS(n_factors=32, n_epochs=10, random_state=random_state),
@@ -161,23 +161,23 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
     at = test_day + np.timedelta64(20 * 60 + 30, "m")
     live_now = data.schedule.live_at(at)
     print(f"  {at.astype('datetime64[m]')}: {len(live_now)} of {X.n_items} rooms are live")
-    ranker = ProfileRanker(n_epochs=10 if quick else 30, random_state=random_state)
+    ranker = ProfileRanker(n_epochs=10 if quick else 15, random_state=random_state)
     products_train = data.product_events.between(None, train_end)
     product_table = data.products
     _timed("ProfileRanker.fit (products in rooms)",
            lambda: ranker.fit(products_train, item_features=product_table))
     viewers = _pick_viewers(split.train, best, 3)
-    room_of = dict(zip(product_table["product"].tolist(), product_table["item"].tolist()))
-    title_of = dict(zip(product_table["product"].tolist(), product_table["title"].tolist()))
-    price_of = dict(zip(product_table["product"].tolist(), product_table["price"].tolist()))
-    cat_of_room = dict(zip(data.items["item"].tolist(), data.items["category"].tolist()))
+    room_of = dict(zip(product_table["product"].tolist(), product_table["item"].tolist(), strict=True))
+    title_of = dict(zip(product_table["product"].tolist(), product_table["title"].tolist(), strict=True))
+    price_of = dict(zip(product_table["product"].tolist(), product_table["price"].tolist(), strict=True))
+    cat_of_room = dict(zip(data.items["item"].tolist(), data.items["category"].tolist(), strict=True))
     for user in viewers:
         recs = best.recommend(user, k=3, at=at)
         prof = builder.profile(user)
         favourites = ", ".join(f"room {s} ({w:.0%})" for s, w in prof.top_streamers[:2]) or "-"
         tastes = ", ".join(f"{c} ({w:.0%})" for c, w in prof.top_categories[:2]) or "-"
         print(f"\n  viewer {user}: favourite rooms {favourites}; likes {tastes}")
-        for rank, (room, score) in enumerate(zip(recs[0], recs.scores[0]), start=1):
+        for rank, (room, score) in enumerate(zip(recs[0], recs.scores[0][recs.mask[0]], strict=True), start=1):
             why = "returns here often" if any(room == s for s, _ in prof.top_streamers) else \
                 f"sells {cat_of_room.get(room, '?')}"
             print(f"    {rank}. room {room:<6} score {score:6.2f}  ({why})")
