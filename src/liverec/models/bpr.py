@@ -4,7 +4,7 @@ BPR (Rendle et al., 2009) learns user vectors ``p_u``, item vectors ``q_i`` and 
 ``b_i`` so that an item the user interacted with scores above one they did not:
 ``x_uij = p_u . (q_i - q_j) + b_i - b_j`` should be large, for a positive ``i`` and a sampled
 negative ``j``. Training maximises ``sum ln sigmoid(x_uij) - regularization/2 * ||.||^2``
-by stochastic gradient ascent.
+by stochastic gradient ascent, with a learning rate that decreases linearly over the epochs.
 
 The live-streaming twist (LiveRec, Rappaz et al., 2021): a stream that was *not on air* when
 the user chose another one was not rejected, only unavailable. When a :class:`LiveSchedule`
@@ -168,7 +168,9 @@ class BPR(BaseRecommender):
     Args:
         n_factors: Dimension of the user and item vectors.
         n_epochs: Passes over the events.
-        learning_rate: SGD step per sample (gradients of a batch are summed).
+        learning_rate: SGD step per sample in the first epoch (gradients of a batch are
+            summed); it decreases linearly to ``learning_rate / n_epochs`` in the last epoch
+            (the word2vec schedule: large steps early, fine ones at the end).
         regularization: L2 penalty on the vectors and item biases, per sample.
         batch_size: Positives per SGD step. Large batches are fast; on a GPU use 65536+.
         random_state: Seed for initialisation, shuffling and negative sampling.
@@ -196,7 +198,7 @@ class BPR(BaseRecommender):
         self,
         n_factors: int = 64,
         n_epochs: int = 20,
-        learning_rate: float = 0.05,
+        learning_rate: float = 0.1,
         regularization: float = 0.01,
         batch_size: int = 4096,
         random_state: int | None = None,
@@ -266,14 +268,16 @@ class BPR(BaseRecommender):
                 order: torch.Tensor, sampler: LiveNegativeSampler | None, n_items: int, n_batches: int, bs: int,
                 gen: torch.Generator, dev: torch.device) -> None:
         n = len(order)
-        lr, reg = float(self.learning_rate), float(self.regularization)
+        n_epochs, reg = int(self.n_epochs), float(self.regularization)
         user_count = torch.bincount(users_d, minlength=U.shape[0]).float()
         pos_count = torch.bincount(items_d, minlength=n_items).float()
         # L2 decay is applied every few batches to all rows at once, in proportion to how
         # often each row is used per batch (the same shrinkage as per-sample decay).
         decay_every = max(1, n_batches // 32)
-        rate = lr * reg / n_batches
-        for _ in range(int(self.n_epochs)):
+        for epoch in range(n_epochs):
+            # linear schedule: learning_rate in the first epoch, learning_rate / n_epochs in the last
+            lr = float(self.learning_rate) * (1.0 - epoch / n_epochs)
+            rate = lr * reg / n_batches
             if sampler is not None:
                 neg = sampler.sample(order, gen)
             else:
