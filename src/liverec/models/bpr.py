@@ -194,6 +194,8 @@ class BPR(BaseRecommender):
         [['b', None]]
     """
 
+    _fresh_scores = True  # scores come from a new addmm every call
+
     def __init__(
         self,
         n_factors: int = 64,

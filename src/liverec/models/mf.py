@@ -130,6 +130,8 @@ class MatrixFactorization(BaseRecommender):
         3.0
     """
 
+    _fresh_scores = True  # scores come from a new addmm every call
+
     def __init__(
         self,
         n_factors: int = 32,
