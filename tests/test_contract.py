@@ -10,7 +10,14 @@ from collections.abc import Callable
 import pytest
 
 from liverec.base import BaseRecommender
-from liverec.models import ALS, BPR, MatrixFactorization, Popularity, ProfileRanker, SequentialTransformer
+from liverec.models import (
+    ALS,
+    BPR,
+    MatrixFactorization,
+    Popularity,
+    ProfileRanker,
+    SequentialTransformer,
+)
 from liverec.testing import CHECKS
 
 MODELS: dict[str, Callable[[], BaseRecommender]] = {
