@@ -35,6 +35,7 @@ other jobs than wall seconds.
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import os
 import statistics
@@ -507,6 +508,8 @@ def main(argv: list[str] | None = None) -> int:
             "against all items, history excluded, ties counted against the target.",
         ],
     }
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+    result["measured"] = {part: now for part in args.parts}
     # parts not run this time keep their figures from an earlier run of the same file
     from _common import RESULTS_DIR
 
@@ -516,7 +519,9 @@ def main(argv: list[str] | None = None) -> int:
         for part in ("als", "bpr", "recommend", "memory"):
             if part not in args.parts and previous.get(part):
                 result[part] = previous[part]
-                result["notes"].append(f"{part}: figures kept from the run of {previous['machine']['date']}.")
+                when = previous.get("measured", {}).get(part, previous["machine"]["date"])
+                result["measured"][part] = when
+                result["notes"].append(f"{part}: figures kept from the run of {when}.")
     if "als" in args.parts:
         result["als"] = [row for d in sets.values() for row in bench_als(d, args.threads, args.repeats, args.seed)]
     if "bpr" in args.parts:
