@@ -39,7 +39,13 @@ class ALS(BaseRecommender):
     steps per sweep, warm-started from the previous vectors, as ``implicit`` does;
     ``solver="cholesky"`` solves every least-squares problem exactly (slower; for checking).
     Both are vectorised over all users (items) at once: a few batched torch kernels over the
-    sparse matrix per step, never a Python loop per user.
+    sparse matrix per step, never a Python loop per user. With ``threads > 1`` the users
+    (items) are cut into chunks of equal work that run on a pool of threads, each running
+    torch single-threaded: one synchronisation per sweep.
+
+    A user not seen in ``fit`` is scored from ``recommend(..., history=...)`` by solving
+    their least-squares problem exactly against the fixed item vectors (fold-in; the model
+    does not change). :meth:`partial_fit` makes new events part of the model.
 
     Args:
         n_factors: Length of the user and item vectors.
