@@ -79,8 +79,8 @@ class ALS(BaseRecommender):
         ...             random_state=0).fit(X)
         >>> sorted(model.recommend("cat", k=2)[0])
         ['beer', 'chips']
-        >>> model.recommend("dan", k=1, history=["tea"]).items.tolist()
-        [['tea']]
+        >>> model.recommend("dan", k=1, history=["tea"], exclude_seen=True).items.tolist()
+        [['cake']]
         >>> model.similar_items("tea", k=1).items.tolist()
         [['cake']]
     """
