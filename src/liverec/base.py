@@ -47,9 +47,9 @@ class Recommendations:
     ``to_frame`` leave padded slots out.
 
     Examples:
-        >>> r = Recommendations(np.array(["u1"]), np.array([[3, 1]]), np.array([[0.9, 0.5]]))
+        >>> r = Recommendations(np.array(["u1"]), np.array([[3, 1]]), np.array([[0.75, 0.5]]))
         >>> r.to_records()
-        [{'user': 'u1', 'rank': 1, 'item': 3, 'score': 0.9}, {'user': 'u1', 'rank': 2, 'item': 1, 'score': 0.5}]
+        [{'user': 'u1', 'rank': 1, 'item': 3, 'score': 0.75}, {'user': 'u1', 'rank': 2, 'item': 1, 'score': 0.5}]
     """
 
     def __init__(self, users: np.ndarray, items: np.ndarray, scores: np.ndarray, mask: np.ndarray | None = None) -> None:

@@ -28,10 +28,10 @@ class DataValidationError(LiverecError, ValueError):
 
     Examples:
         >>> from liverec.data import Interactions
-        >>> Interactions.from_arrays(user=[1, None], item=[1, 2])
+        >>> Interactions.from_arrays(user=[1, None], item=[1, 2])  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        liverec.exceptions.DataValidationError: column 'user': missing value (None/NaN) at row 1; ...
+        liverec.exceptions.DataValidationError: column 'user': missing value (None/NaN) at row 1 ...
     """
 
 

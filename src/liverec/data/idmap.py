@@ -25,8 +25,8 @@ class IdMap:
         >>> m = IdMap(["b", "a", "c"])
         >>> m.codes(["c", "b"]).tolist()
         [2, 0]
-        >>> m.ids[1], len(m)
-        ('a', 3)
+        >>> m.ids.tolist(), len(m)
+        (['b', 'a', 'c'], 3)
         >>> m.codes(["zzz"], missing="ignore").tolist()
         [-1]
     """
