@@ -23,6 +23,15 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 MAX_FLAT_ROWS = 40
+#: Section titles for results files that do not carry their own ``title``.
+TITLES = {
+    "evaluate_popularity": "Evaluation protocol and the popularity baseline",
+    "mf_explicit": "Explicit matrix factorisation (MovieLens-100K)",
+    "mf_vs_implicit": "Matrix factorisation: liverec against implicit",
+    "profiles": "User profiles and products in a live room",
+    "sequential": "SequentialTransformer",
+    "text": "Text encoders",
+}
 
 HEADER = """# Benchmarks
 
@@ -127,7 +136,7 @@ def machine_line(machine: Mapping[str, Any] | None) -> str:
 
 def section(name: str, result: Mapping[str, Any], docs_dir: Path) -> str:
     """The Markdown section for one results file."""
-    title = result.get("title") or name.replace("_", " ").capitalize()
+    title = result.get("title") or TITLES.get(name) or name.replace("_", " ").capitalize()
     out = [f"## {title}", ""]
     if result.get("description"):
         out += [str(result["description"]).strip(), ""]
