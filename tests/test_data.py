@@ -160,6 +160,17 @@ def test_bad_input_is_named_with_row_and_fix(kwargs: dict, error: type, message:
         Interactions.from_arrays(**kwargs)
 
 
+@given(st.integers(2, 40), st.data(), st.sampled_from(["user", "item", "time", "weight"]),
+       st.sampled_from([None, float("nan")]))
+def test_a_missing_value_anywhere_is_reported_at_its_row(n: int, data: st.DataObject, column: str, missing: object) -> None:
+    row = data.draw(st.integers(0, n - 1))
+    columns: dict[str, list] = {"user": list(range(n)), "item": [i % 3 for i in range(n)],
+                                "time": [float(i) for i in range(n)], "weight": [1.0] * n}
+    columns[column][row] = missing
+    with pytest.raises(DataValidationError, match=rf"column '{column}'.* row {row}\b"):
+        Interactions.from_arrays(**columns)
+
+
 def test_custom_event_vocabulary() -> None:
     X = Interactions.from_arrays([1], [1], event=["poke"], event_types=["poke", "view"])
     assert X.event_names.tolist() == ["poke"]
