@@ -43,5 +43,8 @@ model = liverec.models.Popularity().fit(data.interactions)
 print("Popularity top-3 for one user:", model.recommend(data.interactions.users.ids[0], k=3)[0])
 PY
 "$WORK/venv/bin/liverec" info
+echo "== liverec demo --quick (the console command, core dependencies only)"
+"$WORK/venv/bin/liverec" demo --quick >"$WORK/demo.log"
+tail -n 5 "$WORK/demo.log"
 "$WORK/venv/bin/python" -c "import importlib.resources as r; assert r.files('liverec').joinpath('py.typed').is_file(); print('py.typed shipped')"
 echo "== wheel check passed"
