@@ -177,9 +177,15 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
         favourites = ", ".join(f"room {s} ({w:.0%})" for s, w in prof.top_streamers[:2]) or "-"
         tastes = ", ".join(f"{c} ({w:.0%})" for c, w in prof.top_categories[:2]) or "-"
         print(f"\n  viewer {user}: favourite rooms {favourites}; likes {tastes}")
+        liked = {c for c, _ in prof.top_categories[:2]}
         for rank, (room, score) in enumerate(zip(recs[0], recs.scores[0][recs.mask[0]], strict=True), start=1):
-            why = "returns here often" if any(room == s for s, _ in prof.top_streamers) else \
-                f"sells {cat_of_room.get(room, '?')}"
+            category = cat_of_room.get(room, "?")
+            if any(room == s for s, _ in prof.top_streamers):
+                why = "a room you keep coming back to"
+            elif category in liked:
+                why = f"{category}, a category you like"
+            else:
+                why = f"{category}: watched by viewers like you"
             print(f"    {rank}. room {room:<6} score {score:6.2f}  ({why})")
         if not recs[0]:
             continue
