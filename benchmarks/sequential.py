@@ -195,6 +195,8 @@ def _short_params(model: SequentialTransformer) -> dict[str, Any]:
 
 
 def baselines(task: Task, live: bool = True) -> list[dict[str, Any]]:
+    if _ARGS is not None and _ARGS.no_baselines:
+        return []
     out = [run_model("Popularity", Popularity(), task, live=live)]
     import liverec.models as models
 
@@ -211,12 +213,15 @@ def baselines(task: Task, live: bool = True) -> list[dict[str, Any]]:
     return out
 
 
+_ARGS: argparse.Namespace | None = None
+
+
 # Sections --------------------------------------------------------------------------------------
 def section_ml1m(args: argparse.Namespace) -> dict[str, Any]:
     task = load_ml1m(args.data_dir)
     model = SequentialTransformer(max_len=200, embedding_dim=args.dim, n_layers=2, n_heads=1, dropout=args.dropout,
-                                  loss="ce", n_epochs=args.epochs, batch_size=128, learning_rate=args.lr,
-                                  patience=args.patience, validation_size=512, time_limit=args.time_budget,
+                                  loss="ce", n_epochs=args.epochs, batch_size=args.batch_size or 128,
+                                  learning_rate=args.lr, patience=args.patience, validation_size=512, time_limit=args.time_budget,
                                   threads=args.threads, random_state=0, verbose=args.verbose)
     rows = [run_model("SequentialTransformer (CE)", model, task)] + baselines(task)
     return {"task": task.name, "protocol": "leave-one-out, full ranking, seen excluded", "rows": rows}
@@ -225,7 +230,8 @@ def section_ml1m(args: argparse.Namespace) -> dict[str, Any]:
 def section_beauty(args: argparse.Namespace) -> dict[str, Any]:
     task = load_beauty(args.data_dir)
     model = SequentialTransformer(max_len=50, embedding_dim=args.dim, n_layers=2, n_heads=2, dropout=0.5,
-                                  loss="ce", n_epochs=args.epochs, batch_size=256, learning_rate=args.lr,
+                                  loss="ce", n_epochs=args.epochs, batch_size=args.batch_size or 256,
+                                  learning_rate=args.lr,
                                   patience=args.patience, validation_size=0.1, time_limit=args.time_budget,
                                   threads=args.threads, random_state=0, verbose=args.verbose)
     rows = [run_model("SequentialTransformer (CE)", model, task)] + baselines(task)
@@ -346,13 +352,15 @@ def _fmt_ci(r: dict[str, Any], key: str) -> str:
 
 def tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for key in ("ml1m", "beauty", "wikipedia", "synthetic"):
-        sec = results.get(key)
-        if not sec:
+    order = ["ml1m", "beauty", "wikipedia", "synthetic"]
+    for key in sorted(results, key=lambda k: ((order + [k]).index(k.split(":")[0]), k)):
+        sec = results[key]
+        if key.split(":")[0] not in ("ml1m", "beauty", "wikipedia", "synthetic"):
             continue
         rows = [[r["model"], _fmt_ci(r, "hr@10"), _fmt_ci(r, "ndcg@10"), r["fit_seconds"], r.get("epochs", "")]
                 for r in sec["rows"]]
-        out.append({"title": f"{sec['task']} ({sec['protocol']})",
+        tag = f" [{key.split(':', 1)[1]}]" if ":" in key else ""
+        out.append({"title": f"{sec['task']}{tag} ({sec['protocol']})",
                     "columns": ["model", "HR@10 [95% CI]", "NDCG@10 [95% CI]", "fit s", "epochs"], "rows": rows})
     lat = results.get("latency")
     if lat:
@@ -382,6 +390,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch-size", type=int, default=None, help="ml1m / beauty batch size (default 128 / 256)")
+    p.add_argument("--no-baselines", action="store_true", help="skip Popularity / ALS / BPR")
+    p.add_argument("--tag", default="", help="store the sections as '<section>:<tag>' (keeps earlier runs)")
     p.add_argument("--rounds", type=int, default=3, help="throughput: alternating rounds")
     p.add_argument("--throughput-batches", type=int, default=12, help="textbook batches per round")
     p.add_argument("--throughput-seconds", type=float, default=40.0, help="our training seconds per round")
@@ -393,6 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verbose", action="store_true", help="progress bars")
     p.add_argument("--note", default="", help="free text stored with the results (e.g. machine load)")
     args = p.parse_args(argv)
+    global _ARGS
+    _ARGS = args
     if args.quick:
         args.time_budget, args.epochs, args.rounds = 20.0, 3, 1
         args.throughput_batches, args.throughput_seconds = 2, 5.0
@@ -414,7 +427,7 @@ def main(argv: list[str] | None = None) -> int:
                    machine=machine_info(), time_budget_s=args.time_budget)
         # another run of this script may have written other sections meanwhile: merge
         results = json.loads(path.read_text())["results"] if path.exists() else {}
-        results[name] = sec
+        results[f"{name}:{args.tag}" if args.tag else name] = sec
         write_result(NAME, {
             "description": "SequentialTransformer (SASRec family) vs baselines: full-ranking HR@10/NDCG@10 "
                            "with 95% normal-approximation CIs; training throughput vs a textbook SASRec.",
