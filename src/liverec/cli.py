@@ -64,10 +64,7 @@ def _benchmarks_dir() -> Path:
 def bench(name: str, extra_args: list[str]) -> None:
     """Run ``benchmarks/<name>.py`` (or every benchmark for ``all``)."""
     folder = _benchmarks_dir()
-    if name == "all":
-        runpy.run_path(str(folder / "run_all.py"), run_name="__main__")
-        return
-    script = folder / f"{name}.py"
+    script = folder / ("run_all.py" if name == "all" else f"{name}.py")
     if not script.exists():
         available = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
         raise SystemExit(f"no benchmark {name!r}; available: {', '.join(available)} or 'all'.")
