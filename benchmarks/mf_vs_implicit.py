@@ -209,19 +209,26 @@ def bench_als(data: Dataset, threads_list: list[int], repeats: int, seed: int) -
         lv, im = runs["liverec"]["last"], runs["implicit"]["last"]
         q_lv = hr_ndcg(lv.user_factors_, lv.item_factors_, data)
         q_im = hr_ndcg(np.asarray(im.user_factors), np.asarray(im.item_factors), data)
-        rows.append({
-            "dataset": data.name, "threads": threads, "repeats": repeats,
-            "liverec_wall_s": med(runs["liverec"]["wall"]), "implicit_wall_s": med(runs["implicit"]["wall"]),
-            "liverec_cpu_s": med(runs["liverec"]["cpu"]), "implicit_cpu_s": med(runs["implicit"]["cpu"]),
-            "ratio_wall": med(runs["liverec"]["wall"]) / med(runs["implicit"]["wall"]),
-            "ratio_cpu": med(runs["liverec"]["cpu"]) / med(runs["implicit"]["cpu"]),
-            "liverec_hr10": q_lv[0], "liverec_ndcg10": q_lv[1],
-            "implicit_hr10": q_im[0], "implicit_ndcg10": q_im[1],
-            "raw": {n: {"wall": r["wall"], "cpu": r["cpu"]} for n, r in runs.items()},
-        })
+        rows.append(comparison_row(data.name, threads, repeats, runs, q_lv, q_im))
         print(f"  -> ratio wall {rows[-1]['ratio_wall']:.3f}, cpu {rows[-1]['ratio_cpu']:.3f}; "
               f"NDCG@10 liverec {q_lv[1]:.4f} implicit {q_im[1]:.4f}", flush=True)
     return rows
+
+
+def comparison_row(dataset: str, threads: int, repeats: int, runs: dict[str, Any],
+                   q_lv: tuple[float, float], q_im: tuple[float, float]) -> dict[str, Any]:
+    """One result row of a side-by-side fit: median times, their ratios, HR@10 / NDCG@10."""
+    wall = {name: med(runs[name]["wall"]) for name in ("liverec", "implicit")}
+    cpu = {name: med(runs[name]["cpu"]) for name in ("liverec", "implicit")}
+    return {
+        "dataset": dataset, "threads": threads, "repeats": repeats,
+        "liverec_wall_s": wall["liverec"], "implicit_wall_s": wall["implicit"],
+        "liverec_cpu_s": cpu["liverec"], "implicit_cpu_s": cpu["implicit"],
+        "ratio_wall": wall["liverec"] / wall["implicit"], "ratio_cpu": cpu["liverec"] / cpu["implicit"],
+        "liverec_hr10": q_lv[0], "liverec_ndcg10": q_lv[1],
+        "implicit_hr10": q_im[0], "implicit_ndcg10": q_im[1],
+        "raw": {n: {"wall": r["wall"], "cpu": r["cpu"]} for n, r in runs.items()},
+    }
 
 
 # BPR ---------------------------------------------------------------------------------------------
@@ -256,16 +263,7 @@ def bench_bpr(data: Dataset, threads_list: list[int], repeats: int, seed: int) -
         lv, im = runs["liverec"]["last"], runs["implicit"]["last"]
         q_lv = liverec_quality(lv, data)
         q_im = hr_ndcg(np.asarray(im.user_factors), np.asarray(im.item_factors), data)
-        rows.append({
-            "dataset": data.name, "threads": threads, "repeats": repeats,
-            "liverec_wall_s": med(runs["liverec"]["wall"]), "implicit_wall_s": med(runs["implicit"]["wall"]),
-            "liverec_cpu_s": med(runs["liverec"]["cpu"]), "implicit_cpu_s": med(runs["implicit"]["cpu"]),
-            "ratio_wall": med(runs["liverec"]["wall"]) / med(runs["implicit"]["wall"]),
-            "ratio_cpu": med(runs["liverec"]["cpu"]) / med(runs["implicit"]["cpu"]),
-            "liverec_hr10": q_lv[0], "liverec_ndcg10": q_lv[1],
-            "implicit_hr10": q_im[0], "implicit_ndcg10": q_im[1],
-            "raw": {n: {"wall": r["wall"], "cpu": r["cpu"]} for n, r in runs.items()},
-        })
+        rows.append(comparison_row(data.name, threads, repeats, runs, q_lv, q_im))
         print(f"  -> ratio wall {rows[-1]['ratio_wall']:.3f}; NDCG@10 liverec {q_lv[1]:.4f} "
               f"implicit {q_im[1]:.4f}", flush=True)
     return rows

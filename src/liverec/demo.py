@@ -195,9 +195,8 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
             continue
         if user in ranker.users_:
             top = ranker.recommend(user, k=3, candidates=in_room, at=at)
-        else:
-            top = ranker.recommend(user, k=3, candidates=in_room, at=at,
-                                   history=_room_history(split.train, user))
+        else:  # no product event in training: scored from the (empty) product history, i.e. cold start
+            top = ranker.recommend(user, k=3, candidates=in_room, at=at, history=[])
         print(f"    in room {first_room}, buy:")
         for product in top[0]:
             print(f"      - {title_of[product]}  (¥{price_of[product]:.0f})")
@@ -215,6 +214,3 @@ def _pick_viewers(train: Interactions, model: Any, n: int) -> list[Any]:
     known = [u for u in train.users.take(order[: 5 * n]).tolist() if u in model.users_]
     return known[::5][:n] if len(known) >= 5 * n else known[:n]
 
-
-def _room_history(train: Interactions, user: Any) -> list[Any]:
-    return []

@@ -5,6 +5,7 @@ Every check names the column, the first bad row and the fix; nothing is silently
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -228,3 +229,55 @@ def check_lengths(columns: dict[str, np.ndarray | None]) -> int:
             "no rows: the data is empty; pass at least one event."
         )
     return n
+
+
+def check_texts(texts: Any, name: str = "texts") -> list[str]:
+    """Validate a batch of texts and return it as a list of ``str``.
+
+    Args:
+        texts: A sequence of strings (list, tuple, numpy array, pandas Series, any iterable).
+        name: What to call the argument in error messages.
+
+    Returns:
+        The texts as a list.
+
+    Raises:
+        DataTypeError: ``texts`` is a single string, not iterable, or holds a non-string.
+        DataValidationError: an element is ``None`` or NaN.
+
+    Examples:
+        >>> check_texts(("a", "直播"))
+        ['a', '直播']
+        >>> check_texts([None])
+        Traceback (most recent call last):
+        ...
+        liverec.exceptions.DataValidationError: texts: missing text (None/NaN) at row 0; ...
+    """
+    if isinstance(texts, (str, bytes)):
+        raise DataTypeError(
+            f"{name} must be a sequence of strings, got a single {type(texts).__name__}; "
+            "wrap it in a list: [text]."
+        )
+    if hasattr(texts, "to_numpy"):  # pandas Series / Index
+        texts = texts.to_numpy()
+    if isinstance(texts, np.ndarray):
+        if texts.ndim != 1:
+            raise DataTypeError(f"{name} must be one-dimensional, got an array of shape {texts.shape}.")
+        texts = texts.tolist()
+    elif not isinstance(texts, list):
+        if not isinstance(texts, Iterable):
+            raise DataTypeError(f"{name} must be a sequence of strings, got {type(texts).__name__}.")
+        texts = list(texts)
+    if all(type(t) is str for t in texts):
+        return texts
+    for row, value in enumerate(texts):
+        if value is None or (isinstance(value, float) and value != value):
+            raise DataValidationError(
+                f"{name}: missing text (None/NaN) at row {row}; use '' for an empty text "
+                "(encoders map it to the zero vector) or drop the row."
+            )
+        if not isinstance(value, str):
+            raise DataTypeError(
+                f"{name}: expected a string at row {row}, got {type(value).__name__} ({value!r})."
+            )
+    return [str(t) for t in texts]  # str subclasses (e.g. numpy.str_) become plain str

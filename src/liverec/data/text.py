@@ -13,6 +13,7 @@ from ._columns import (
     as_times,
     check_lengths,
     check_no_missing,
+    check_texts,
     missing_mask,
     normalize_ids,
     time_window_mask,
@@ -78,17 +79,7 @@ class TextEvents:
         n = check_lengths({"item": it, "text": tx})
         check_no_missing(it, "item")
         txt = np.empty(n, dtype=object)
-        for row, value in enumerate(tx.tolist()):
-            if value is None or (isinstance(value, float) and value != value):
-                raise DataValidationError(
-                    f"column 'text': missing text (None/NaN) at row {row}; use '' for an empty text "
-                    "or drop the row."
-                )
-            if not isinstance(value, str):
-                raise DataValidationError(
-                    f"column 'text': expected a string at row {row}, got {type(value).__name__}."
-                )
-            txt[row] = value
+        txt[:] = check_texts(tx, "column 'text'")
         if time is None:
             t, tkind = np.zeros(n), "numeric"
         else:
