@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -72,3 +73,43 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - macOS / Windows
         return max(1, os.cpu_count() or 1)
+
+
+class Progress:
+    """A progress bar for long loops: tqdm when installed, a line every ~10% otherwise, or nothing.
+
+    >>> bar = Progress(3, "fit", "epoch", enabled=False)
+    >>> for _ in range(3):
+    ...     bar.update(1, loss=0.5)
+    >>> bar.close()
+    """
+
+    def __init__(self, total: int, desc: str, unit: str, enabled: bool) -> None:
+        self.total, self.desc, self.unit, self.enabled = total, desc, unit, enabled
+        self.done, self._next_print, self.bar = 0, 0, None
+        if enabled:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=total, desc=desc, unit=unit)
+            except ImportError:  # pragma: no cover - tqdm is optional
+                self.bar = None
+
+    def update(self, n: int = 1, **info: Any) -> None:
+        """Advance by ``n``; keyword arguments are shown next to the bar (loss=..., ...)."""
+        self.done += n
+        if not self.enabled:
+            return
+        shown = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in info.items() if v is not None}
+        if self.bar is not None:
+            if shown:
+                self.bar.set_postfix(shown)
+            self.bar.update(n)
+        elif self.done >= self._next_print or self.done == self.total:
+            extra = "".join(f", {k} {v}" for k, v in shown.items())
+            print(f"{self.desc}: {self.done}/{self.total} {self.unit}s{extra}", file=sys.stderr, flush=True)
+            self._next_print = self.done + max(self.total // 10, 1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()

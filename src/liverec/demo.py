@@ -119,8 +119,8 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
     seq_limit = 10.0 if quick else 30.0
     models: dict[str, Any] = {
         "Popularity (live)": Popularity(strategy="live"),
-        "ALS": ALS(n_factors=32, n_epochs=10, random_state=random_state),
-        "BPR (live negatives)": BPR(n_factors=32, n_epochs=epochs, random_state=random_state),
+        "ALS": ALS(n_factors=32, n_epochs=10, random_state=random_state, verbose=True),
+        "BPR (live negatives)": BPR(n_factors=32, n_epochs=epochs, random_state=random_state, verbose=True),
         "Transformer (plain)": SequentialTransformer(
             max_len=50, embedding_dim=48, n_epochs=epochs, availability=False, patience=None,
             time_limit=seq_limit / 2, random_state=random_state, verbose=True),

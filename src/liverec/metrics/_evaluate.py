@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._utils import check_random_state, concat_ranges, sorted_unique
+from .._utils import Progress, check_random_state, concat_ranges, sorted_unique
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError
@@ -350,31 +350,6 @@ def _pair_keys(case_idx: np.ndarray, items: np.ndarray, n_items: int) -> np.ndar
 # --------------------------------------------------------------------------------------------
 # Progress
 # --------------------------------------------------------------------------------------------
-class _Progress:
-    def __init__(self, total: int, enabled: bool) -> None:
-        self.total, self.done, self.bar, self.enabled = total, 0, None, enabled
-        self._next_print = 0.0
-        if enabled:
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=total, desc="evaluate", unit="case")
-            except ImportError:
-                pass
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-        elif self.enabled and self.done >= self._next_print:
-            print(f"evaluate: {self.done}/{self.total} cases", file=sys.stderr, flush=True)
-            self._next_print = self.done + max(self.total // 10, 1)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-
 # --------------------------------------------------------------------------------------------
 # evaluate
 # --------------------------------------------------------------------------------------------
@@ -592,7 +567,7 @@ def evaluate(
     t_ptr = np.zeros(n_ev + 1, dtype=np.int64)
     np.cumsum(n_rel, out=t_ptr[1:])
     show = progress if progress is not None else (sys.stderr.isatty() and n_ev > 5 * bs)
-    bar = _Progress(n_ev, bool(show))
+    bar = Progress(n_ev, "evaluate", "case", bool(show))
     nan_warned = False
 
     import torch

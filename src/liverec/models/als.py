@@ -9,6 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 from typing_extensions import Self
 
+from .._utils import Progress
 from ..base import BaseRecommender, History, _binary_csr
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError
@@ -63,6 +64,7 @@ class ALS(BaseRecommender):
             cores). torch's own thread setting is restored afterwards.
         device: ``"cpu"``, ``"cuda"`` (falls back to the CPU with a warning when no GPU is
             present) or ``"auto"`` (CUDA when available). Fitted vectors are kept on the CPU.
+        verbose: Show a progress bar over epochs (tqdm when installed).
 
     Fitted attributes:
         user_factors_: ``(n_users, n_factors)`` float32.
@@ -99,6 +101,7 @@ class ALS(BaseRecommender):
         random_state: int | None = None,
         threads: int | None = None,
         device: str = "cpu",
+        verbose: bool = False,
     ) -> None:
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -110,6 +113,7 @@ class ALS(BaseRecommender):
         self.random_state = random_state
         self.threads = threads
         self.device = device
+        self.verbose = verbose
 
     # Validation ----------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -178,9 +182,12 @@ class ALS(BaseRecommender):
             Cu = CsrTensor.from_scipy(R * alpha, device)
             Ci = CsrTensor.from_scipy((R * alpha).T.tocsr(), device)
             chunks_u, chunks_i = runner.chunks(Cu), runner.chunks(Ci)
+            bar = Progress(int(self.n_epochs), "ALS", "epoch", bool(self.verbose))
             for _ in range(int(self.n_epochs)):
                 als_half_sweep(Cu, X, Y, reg, self.solver, int(self.cg_steps), runner, chunks_u)
                 als_half_sweep(Ci, Y, X, reg, self.solver, int(self.cg_steps), runner, chunks_i)
+                bar.update(1)
+            bar.close()
         self.user_factors_ = X.cpu().numpy()
         self.item_factors_ = Y.cpu().numpy()
         self.user_items_ = R

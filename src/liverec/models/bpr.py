@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..persistence import register
@@ -180,6 +181,7 @@ class BPR(BaseRecommender):
             slower at 2 threads, and many times slower on a busy machine).
         device: ``"cpu"``, ``"cuda"`` (falls back to the CPU with a warning when no GPU is
             present) or ``"auto"``. Results on CUDA are not bit-reproducible (atomic adds).
+        verbose: Show a progress bar over epochs (tqdm when installed).
 
     Attributes:
         user_factors_: ``(n_users, n_factors)`` float32.
@@ -206,6 +208,7 @@ class BPR(BaseRecommender):
         random_state: int | None = None,
         threads: int | None = None,
         device: str = "cpu",
+        verbose: bool = False,
     ) -> None:
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -215,6 +218,7 @@ class BPR(BaseRecommender):
         self.random_state = random_state
         self.threads = threads
         self.device = device
+        self.verbose = verbose
 
     # Fitting -----------------------------------------------------------------------------------
     def _check_params(self) -> None:
@@ -276,6 +280,7 @@ class BPR(BaseRecommender):
         # L2 decay is applied every few batches to all rows at once, in proportion to how
         # often each row is used per batch (the same shrinkage as per-sample decay).
         decay_every = max(1, n_batches // 32)
+        bar = Progress(n_epochs, "BPR", "epoch", bool(self.verbose))
         for epoch in range(n_epochs):
             # linear schedule: learning_rate in the first epoch, learning_rate / n_epochs in the last
             lr = float(self.learning_rate) * (1.0 - epoch / n_epochs)
@@ -297,6 +302,8 @@ class BPR(BaseRecommender):
                     V.mul_(shrink.unsqueeze(1))
                     b.mul_(shrink)
                     since_decay = 0
+            bar.update(1)
+        bar.close()
 
     # Scoring ----------------------------------------------------------------------------------
     def _score_known(self, user_codes: np.ndarray, at: np.ndarray | None) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError
@@ -347,7 +348,7 @@ class SequentialTransformer(BaseRecommender):
         steps_per_epoch = max(1, len(length_batches(epoch_windows(train, users, int(self.max_len), rng,
                                                                   self.windows)[1], int(self.batch_size), rng)))
         total_steps = steps_per_epoch * int(self.n_epochs)
-        progress_bar = _Progress(int(self.n_epochs), bool(self.verbose))
+        progress_bar = Progress(int(self.n_epochs), "SequentialTransformer", "epoch", bool(self.verbose))
         best, best_state, bad_rounds = -np.inf, None, 0
         self.history_: list[dict[str, Any]] = []
         self.best_epoch_ = 0
@@ -383,7 +384,7 @@ class SequentialTransformer(BaseRecommender):
             rec = {"epoch": epoch, "loss": loss_sum / max(tgt_sum, 1), "val_ndcg": val,
                    "seconds": _time.perf_counter() - e0, "targets": int(tgt_sum)}
             self.history_.append(rec)
-            progress_bar.update(rec)
+            progress_bar.update(1, loss=rec["loss"], val_ndcg=rec["val_ndcg"])
             if val is not None:
                 if val > best:
                     best, bad_rounds, self.best_epoch_ = val, 0, epoch
@@ -683,37 +684,6 @@ def _repeat_gaps(flat: FlatSequences, n_items: int) -> np.ndarray:
     order = np.lexsort((flat.times, flat.items, users))
     same = (users[order][1:] == users[order][:-1]) & (flat.items[order][1:] == flat.items[order][:-1])
     return np.diff(flat.times[order])[same]
-
-
-class _Progress:
-    """Epoch progress: a tqdm bar when installed, plain lines otherwise, nothing when quiet."""
-
-    def __init__(self, total: int, verbose: bool) -> None:
-        self.bar = None
-        self.verbose = verbose
-        if verbose:
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=total, desc="SequentialTransformer", unit="epoch")
-            except ImportError:  # pragma: no cover
-                self.bar = None
-
-    def update(self, rec: dict[str, Any]) -> None:
-        if not self.verbose:
-            return
-        info = {"loss": f"{rec['loss']:.4f}"}
-        if rec["val_ndcg"] is not None:
-            info["val_ndcg@10"] = f"{rec['val_ndcg']:.4f}"
-        if self.bar is not None:
-            self.bar.set_postfix(info)
-            self.bar.update(1)
-        else:  # pragma: no cover
-            print(f"epoch {rec['epoch']}: " + ", ".join(f"{k} {v}" for k, v in info.items()), flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
 
 
 __all__ = ["SequentialTransformer"]
