@@ -60,8 +60,9 @@ class Task:
 
     def __init__(self, name: str, train: Interactions, users: np.ndarray, targets: np.ndarray,
                  exclude_seen: bool, at: np.ndarray | None = None, history: Interactions | None = None,
-                 schedule: Any = None) -> None:
+                 schedule: Any = None, item_features: Any = None) -> None:
         self.name, self.train, self.users, self.targets = name, train, users, targets
+        self.item_features = item_features
         self.exclude_seen, self.at, self.history, self.schedule = exclude_seen, at, history, schedule
 
 
@@ -102,6 +103,17 @@ def load_beauty(data_dir: Path) -> Task:
     hist = {line[0]: line[1:-1] for line in lines}
     return Task("beauty", _sequences_to_interactions(hist), np.asarray([line[0] for line in lines]),
                 np.asarray([line[-1] for line in lines]), exclude_seen=True)
+
+
+def load_beauty_attributes(data_dir: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Beauty item attributes (brand, categories) as ``(item ids, multi-hot matrix)``."""
+    raw = json.loads((data_dir / "beauty" / "Beauty_item2attributes.json").read_text())
+    ids = np.asarray([int(k) for k in raw])
+    n_attr = 1 + max(a for v in raw.values() for a in v)
+    mat = np.zeros((len(ids), n_attr), dtype=np.float32)
+    rows = np.repeat(np.arange(len(ids)), [len(v) for v in raw.values()])
+    mat[rows, np.concatenate([np.asarray(v, dtype=np.int64) for v in raw.values()])] = 1.0
+    return ids, mat
 
 
 def load_wikipedia(data_dir: Path) -> Task:
@@ -172,9 +184,11 @@ def evaluate(model: Any, task: Task, *, live: bool = True, use_history: bool = T
             "ndcg@10_ci": ci(gains), "n_cases": n}
 
 
-def run_model(label: str, model: Any, task: Task, *, fit_schedule: bool = False, **eval_kw: Any) -> dict[str, Any]:
+def run_model(label: str, model: Any, task: Task, *, fit_schedule: bool = False, features: bool = False,
+              **eval_kw: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
-    model.fit(task.train, schedule=task.schedule if fit_schedule else None)
+    model.fit(task.train, schedule=task.schedule if fit_schedule else None,
+              item_features=task.item_features if features else None)
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     res = evaluate(model, task, **eval_kw)

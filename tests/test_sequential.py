@@ -18,7 +18,14 @@ import liverec
 from liverec.data import Interactions
 from liverec.exceptions import DataValidationError
 from liverec.models import SequentialTransformer
-from liverec.models._sequential_data import TimeBuckets, last_occurrence_pairs, sample_live
+from liverec.models._sequential_data import (
+    FlatSequences,
+    TimeBuckets,
+    gather_batch,
+    last_occurrence_pairs,
+    sample_live,
+)
+from liverec.models._sequential_net import ChunkedSoftmaxCE
 from liverec.testing import contract_data
 
 TINY = dict(embedding_dim=16, max_len=16, batch_size=32, random_state=0, verbose=False)
@@ -101,6 +108,53 @@ def test_sampled_losses_learn_too(loss: str) -> None:
                                   loss=loss, n_negatives=4, **TINY).fit(X)
     assert model.history_[-1]["loss"] < 0.5 * model.history_[0]["loss"]
     assert ndcg_at_10(model, users, targets) > 0.9
+
+
+def test_target_horizon_trains_on_later_events_and_still_fits_the_next_one() -> None:
+    X, users, targets = cyclic_data()
+    # the optimum puts 2/3 of the softmax on the next item and 1/3 on the one after
+    model = SequentialTransformer(n_epochs=120, dropout=0.0, learning_rate=5e-3, validation_size=0,
+                                  target_horizon=2, **TINY).fit(X)
+    assert model.history_[-1]["loss"] < 0.7
+    assert ndcg_at_10(model, users, targets) == 1.0
+
+
+# The fused cross-entropy ------------------------------------------------------------------------
+@given(st.integers(1, 300), st.integers(1, 3), st.integers(1, 97), st.booleans(), st.integers(0, 2**16))
+def test_chunked_cross_entropy_matches_log_softmax_and_autograd(n: int, k: int, chunk: int, masked: bool,
+                                                                 seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    n_items = 40
+    h = torch.randn(n, 8, generator=g, requires_grad=True)
+    w = torch.randn(n_items, 8, generator=g, requires_grad=True)
+    target = torch.randint(0, n_items, (n, k), generator=g)
+    weight = torch.rand(n, k, generator=g)
+    allowed = None
+    logits = h @ w.T
+    if masked:
+        allowed = (torch.rand(n, n_items, generator=g) < 0.3).scatter_(1, target, True)
+        logits = logits.masked_fill(~allowed, -torch.inf)
+    expected = -(torch.log_softmax(logits, 1).gather(1, target) * weight).sum() / weight.sum()
+    grads = torch.autograd.grad(expected, (h, w))
+    got = ChunkedSoftmaxCE.apply(h, w, target, weight, allowed, chunk)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    for a, b in zip(torch.autograd.grad(got, (h, w)), grads, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_horizon_targets_are_the_later_events_of_the_same_window() -> None:
+    items = np.array([10, 11, 12, 13, 20, 21, 22])
+    flat = FlatSequences(items, np.arange(7.0), np.ones(7, dtype=np.float32), np.array([0, 4, 7]))
+    batch = gather_batch(flat, np.array([0, 4]), np.array([4, 3]), horizon=3)
+    # user 0: inputs 10 11 12 -> next 11 12 13; two ahead 12 13 (end); three ahead 13 (end) (end)
+    assert batch.targets[0].tolist() == [11, 12, 13]
+    assert batch.later_targets[0, :, 0].tolist() == [12, 13, 13]
+    assert batch.later_weights[0, :, 0].tolist() == [1, 1, 0]
+    assert batch.later_weights[0, :, 1].tolist() == [1, 0, 0]
+    assert batch.later_targets[0, 0, 1] == 13
+    # user 1 (shorter, right-padded): inputs 20 21 -> next 21 22; two ahead 22 (end)
+    assert batch.later_weights[1, :2, 0].tolist() == [1, 0]
+    assert batch.later_targets[1, 0, 0] == 22
 
 
 def test_early_stopping_keeps_the_best_validation_epoch() -> None:
@@ -295,6 +349,9 @@ def test_fit_leaves_the_global_torch_random_state_alone() -> None:
     ({"dropout": 1.0}, "dropout must be in"),
     ({"lr_schedule": "step"}, "lr_schedule must be one of"),
     ({"loss_weighting": "clicks"}, "loss_weighting must be one of"),
+    ({"target_horizon": 2, "loss": "bce"}, "target_horizon=2 needs loss='ce'"),
+    ({"target_horizon": 0}, "target_horizon must be a positive integer"),
+    ({"horizon_decay": 0.0}, "horizon_decay must be in"),
 ])
 def test_bad_hyper_parameters_are_named_in_the_error(params: dict, message: str) -> None:
     X, _ = contract_data()

@@ -72,7 +72,11 @@ def length_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 
 @dataclass
 class Batch:
-    """Right-padded arrays ``(B, T)``: inputs, targets and their times; ``valid`` marks targets."""
+    """Right-padded arrays ``(B, T)``: inputs, targets and their times; ``valid`` marks targets.
+
+    ``later_targets`` / ``later_weights`` ``(B, T, H - 1)`` hold the events 2..H steps ahead
+    of each position for a target horizon ``H > 1`` (weight 0 where the window ends first).
+    """
 
     inputs: np.ndarray  # item codes + 1, 0 = padding
     targets: np.ndarray  # item codes (valid positions only are meaningful)
@@ -80,9 +84,11 @@ class Batch:
     target_times: np.ndarray
     weights: np.ndarray
     valid: np.ndarray
+    later_targets: np.ndarray
+    later_weights: np.ndarray
 
 
-def gather_batch(flat: FlatSequences, starts: np.ndarray, lengths: np.ndarray) -> Batch:
+def gather_batch(flat: FlatSequences, starts: np.ndarray, lengths: np.ndarray, horizon: int = 1) -> Batch:
     """Cut windows ``flat[start:start+length]`` into inputs (all but last) and targets."""
     n_in = lengths - 1
     t = int(n_in.max())
@@ -91,8 +97,17 @@ def gather_batch(flat: FlatSequences, starts: np.ndarray, lengths: np.ndarray) -
     idx = np.where(valid, starts[:, None] + pos[None, :], 0)
     nxt = np.where(valid, idx + 1, 0)
     inputs = np.where(valid, flat.items[idx] + 1, 0)
-    return Batch(inputs, np.where(valid, flat.items[nxt], 0), flat.times[idx], flat.times[nxt],
-                 np.where(valid, flat.weights[nxt], 0.0).astype(np.float32), valid)
+    targets = np.where(valid, flat.items[nxt], 0)
+    later_t = np.zeros((len(starts), t, horizon - 1), dtype=np.int64)
+    later_w = np.zeros((len(starts), t, horizon - 1), dtype=np.float32)
+    for j in range(2, horizon + 1):  # a handful of offsets, each one vectorised
+        ok = pos[None, :] + j <= n_in[:, None]
+        ahead = np.where(ok, idx + j, 0)
+        # where the window ends first: repeat the next target with weight 0 (keeps masks simple)
+        later_t[:, :, j - 2] = np.where(ok, flat.items[ahead], targets)
+        later_w[:, :, j - 2] = np.where(ok, flat.weights[ahead], 0.0)
+    return Batch(inputs, targets, flat.times[idx], flat.times[nxt],
+                 np.where(valid, flat.weights[nxt], 0.0).astype(np.float32), valid, later_t, later_w)
 
 
 def last_occurrence_pairs(inputs: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -27,6 +27,8 @@ from ._sequential_data import (
 _LOSSES = ("ce", "sampled_ce", "bce")
 _SCHEDULES = ("cosine", "linear", "constant")
 _WEIGHTINGS = ("none", "event", "weight", "event_weight")
+#: rows per chunk of the fused cross-entropy: ~512 x n_items logits stay in cache
+_CE_CHUNK = 512
 
 
 @register
@@ -86,6 +88,12 @@ class SequentialTransformer(BaseRecommender):
         loss_weighting: Weight each target in the loss by ``"event"`` worth (purchase >
             view, see ``Interactions.event_weights``), by ``"weight"`` (``log1p`` of watch
             time or amount), by both (``"event_weight"``) or not at all (``"none"``).
+        target_horizon: With ``loss="ce"``, each position learns the next ``target_horizon``
+            events, not only the next one: the ``k``-th event ahead has weight
+            ``horizon_decay ** (k - 1)``. A denser signal per window; it also makes the model
+            robust to a missing recent event (order within a session is often arbitrary, and
+            logs drop events). ``1`` is plain next-item training.
+        horizon_decay: Weight ratio between consecutive horizon targets, in ``(0, 1]``.
         time_limit: Stop training after this many seconds (the learning-rate schedule then
             follows elapsed time, so it still decays to the end). ``None``: no limit.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
@@ -104,8 +112,8 @@ class SequentialTransformer(BaseRecommender):
         >>> from liverec.data import Interactions
         >>> X = Interactions.from_arrays(user=[1, 1, 1, 2, 2, 2], item=["a", "b", "c", "a", "b", "c"],
         ...                              time=[1, 2, 3, 1, 2, 3])
-        >>> model = SequentialTransformer(embedding_dim=16, n_epochs=30, validation_size=0,
-        ...                               random_state=0, verbose=False).fit(X)
+        >>> model = SequentialTransformer(embedding_dim=16, n_epochs=40, learning_rate=5e-3,
+        ...                               validation_size=0, random_state=0, verbose=False).fit(X)
         >>> model.recommend(3, k=1, history=["a", "b"]).items.tolist()
         [['c']]
     """
@@ -136,6 +144,8 @@ class SequentialTransformer(BaseRecommender):
         n_time_buckets: int = 32,
         availability: bool = True,
         loss_weighting: str = "none",
+        target_horizon: int = 1,
+        horizon_decay: float = 0.5,
         time_limit: float | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -163,6 +173,8 @@ class SequentialTransformer(BaseRecommender):
         self.n_time_buckets = n_time_buckets
         self.availability = availability
         self.loss_weighting = loss_weighting
+        self.target_horizon = target_horizon
+        self.horizon_decay = horizon_decay
         self.time_limit = time_limit
         self.device = device
         self.random_state = random_state
@@ -176,7 +188,8 @@ class SequentialTransformer(BaseRecommender):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}.")
 
-        for name in ("max_len", "embedding_dim", "n_layers", "n_heads", "n_negatives", "n_epochs", "batch_size"):
+        for name in ("max_len", "embedding_dim", "n_layers", "n_heads", "n_negatives", "n_epochs", "batch_size",
+                     "target_horizon"):
             positive_int(name)
         if self.embedding_dim % self.n_heads:
             raise ValueError(
@@ -192,6 +205,11 @@ class SequentialTransformer(BaseRecommender):
             raise ValueError(f"loss_weighting must be one of {_WEIGHTINGS}, got {self.loss_weighting!r}.")
         if self.windows not in ("random", "last"):
             raise ValueError(f"windows must be 'random' or 'last', got {self.windows!r}.")
+        if self.target_horizon > 1 and self.loss != "ce":
+            raise ValueError(f"target_horizon={self.target_horizon} needs loss='ce' (got {self.loss!r}); "
+                             "use target_horizon=1 with the sampled losses.")
+        if not 0.0 < float(self.horizon_decay) <= 1.0:
+            raise ValueError(f"horizon_decay must be in (0, 1], got {self.horizon_decay!r}.")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}.")
         if not 0.0 <= float(self.warmup) < 1.0:
@@ -360,7 +378,7 @@ class SequentialTransformer(BaseRecommender):
             starts, wlens = epoch_windows(train, users, int(self.max_len), rng, self.windows)
             loss_sum, tgt_sum = 0.0, 0
             for bidx in length_batches(wlens, int(self.batch_size), rng):
-                batch = gather_batch(train, starts[bidx], wlens[bidx])
+                batch = gather_batch(train, starts[bidx], wlens[bidx], int(self.target_horizon))
                 frac = step / total_steps
                 if self.time_limit is not None:
                     frac = max(frac, (_time.perf_counter() - t0) / float(self.time_limit))
@@ -422,6 +440,8 @@ class SequentialTransformer(BaseRecommender):
         import torch
         import torch.nn.functional as F
 
+        from ._sequential_net import ChunkedSoftmaxCE
+
         valid_np = batch.valid
         inputs = torch.from_numpy(batch.inputs).to(dev)
         valid = torch.from_numpy(valid_np).to(dev)
@@ -437,25 +457,32 @@ class SequentialTransformer(BaseRecommender):
             rep = self._train_repeat_pairs(batch, valid_np)
         item_w = items[1:]
         if self.loss == "ce":
-            logits = (h @ item_w.T).float()
-            if rep is not None:
-                rows, cols, buckets = rep
-                hr = net.repeat_scores(h).float()
-                r_t = torch.from_numpy(rows).to(dev)
-                logits = logits.index_put(
-                    (r_t, torch.from_numpy(cols).to(dev)),
-                    logits[r_t, torch.from_numpy(cols).to(dev)]
-                    + hr[r_t, torch.from_numpy(buckets).to(dev)] - hr[r_t, 0])
             mask = None
             if self._live_lut is not None:
                 mask = torch.from_numpy(self._live_mask(tau, n, n_items)).to(dev)
             if cold is not None:
                 mask = ~cold.expand(n, -1) if mask is None else mask & ~cold
+            # targets (n, horizon): the next event, then the later ones with decaying weight
+            tgt_k = torch.cat([tgt[:, None], torch.from_numpy(batch.later_targets[valid_np]).to(dev)], 1)
+            decay = float(self.horizon_decay) ** np.arange(1, int(self.target_horizon), dtype=np.float32)
+            w_k = torch.cat([w[:, None], torch.from_numpy(batch.later_weights[valid_np] * decay).to(dev)], 1)
             if mask is not None:
                 mask = mask.clone()
-                mask[torch.arange(n, device=dev), tgt] = True
+                mask.scatter_(1, tgt_k, True)
+            if rep is None:
+                # the common case: chunked, fused softmax + gradient (no (N, n_items) logits)
+                return ChunkedSoftmaxCE.apply(h, item_w, tgt_k, w_k, mask, _CE_CHUNK), n  # type: ignore[no-untyped-call]
+            rows, cols, buckets = rep
+            hr = net.repeat_scores(h).float()
+            r_t = torch.from_numpy(rows).to(dev)
+            c_t = torch.from_numpy(cols).to(dev)
+            logits = (h @ item_w.T).float()
+            logits = logits.index_put((r_t, c_t), logits[r_t, c_t] + hr[r_t, torch.from_numpy(buckets).to(dev)]
+                                      - hr[r_t, 0])
+            if mask is not None:
                 logits = logits.masked_fill(~mask, -torch.inf)
-            per = F.cross_entropy(logits, tgt, reduction="none")
+            logp = F.log_softmax(logits, dim=1).gather(1, tgt_k)
+            return -(logp * w_k).sum() / w_k.sum().clamp_min(1e-12), n
         else:
             k = int(self.n_negatives)
             pool = np.flatnonzero(self.trained_items_)
