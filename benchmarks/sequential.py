@@ -234,21 +234,28 @@ _ARGS: argparse.Namespace | None = None
 def section_ml1m(args: argparse.Namespace) -> dict[str, Any]:
     task = load_ml1m(args.data_dir)
     model = SequentialTransformer(max_len=200, embedding_dim=args.dim, n_layers=2, n_heads=1, dropout=args.dropout,
-                                  loss="ce", n_epochs=args.epochs, batch_size=args.batch_size or 128,
-                                  learning_rate=args.lr, patience=args.patience, validation_size=512, time_limit=args.time_budget,
-                                  threads=args.threads, random_state=0, verbose=args.verbose)
+                                  loss="ce", n_epochs=args.epochs, batch_size=args.batch_size or 32,
+                                  learning_rate=args.lr, target_horizon=args.horizon, patience=args.patience,
+                                  validation_size=512, time_limit=args.time_budget, threads=args.threads,
+                                  random_state=0, verbose=args.verbose)
     rows = [run_model("SequentialTransformer (CE)", model, task)] + baselines(task)
     return {"task": task.name, "protocol": "leave-one-out, full ranking, seen excluded", "rows": rows}
 
 
 def section_beauty(args: argparse.Namespace) -> dict[str, Any]:
+    """Beauty; the model also reads the item attributes (brand, categories) shipped with the files."""
     task = load_beauty(args.data_dir)
-    model = SequentialTransformer(max_len=50, embedding_dim=args.dim, n_layers=2, n_heads=2, dropout=0.5,
-                                  loss="ce", n_epochs=args.epochs, batch_size=args.batch_size or 256,
-                                  learning_rate=args.lr,
-                                  patience=args.patience, validation_size=0.1, time_limit=args.time_budget,
-                                  threads=args.threads, random_state=0, verbose=args.verbose)
-    rows = [run_model("SequentialTransformer (CE)", model, task)] + baselines(task)
+    features = not args.beauty_no_attributes
+    if features:
+        task.item_features = load_beauty_attributes(args.data_dir)
+    model = SequentialTransformer(max_len=50, embedding_dim=args.dim, n_layers=2, n_heads=2,
+                                  dropout=args.beauty_dropout, loss="ce", n_epochs=args.epochs,
+                                  batch_size=args.batch_size or 64, learning_rate=args.lr,
+                                  target_horizon=args.horizon, patience=args.patience, validation_size=0.1,
+                                  time_limit=args.time_budget, threads=args.threads, random_state=0,
+                                  verbose=args.verbose)
+    label = "SequentialTransformer (CE, item attributes)" if features else "SequentialTransformer (CE)"
+    rows = [run_model(label, model, task, features=features)] + baselines(task)
     return {"task": task.name, "protocol": "last item test, max_len 50, full ranking, seen excluded", "rows": rows}
 
 
@@ -404,7 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dropout", type=float, default=0.2)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--batch-size", type=int, default=None, help="ml1m / beauty batch size (default 128 / 256)")
+    p.add_argument("--batch-size", type=int, default=None, help="ml1m / beauty batch size (default 32 / 64)")
+    p.add_argument("--horizon", type=int, default=1, help="ml1m / beauty: target_horizon")
+    p.add_argument("--beauty-dropout", type=float, default=0.5)
+    p.add_argument("--beauty-no-attributes", action="store_true", help="beauty: ignore the item attributes")
     p.add_argument("--no-baselines", action="store_true", help="skip Popularity / ALS / BPR")
     p.add_argument("--tag", default="", help="store the sections as '<section>:<tag>' (keeps earlier runs)")
     p.add_argument("--rounds", type=int, default=3, help="throughput: alternating rounds")
@@ -445,9 +455,9 @@ def main(argv: list[str] | None = None) -> int:
         write_result(NAME, {
             "description": "SequentialTransformer (SASRec family) vs baselines: full-ranking HR@10/NDCG@10 "
                            "with 95% normal-approximation CIs; training throughput vs a textbook SASRec.",
-            "notes": ["2-core machine shared with other agents during these runs: wall times and "
-                      "throughput are noisy; each section records the load average before and after.",
-                      "Sections are rerun independently (--sections); see each section's machine/date."],
+            "notes": ["Sections are rerun independently (--sections); each records its machine, date, load "
+                      "average before and after and a free-text note (--note): compare figures within a section, "
+                      "and read wall times against the load recorded with them."],
             "tables": tables(results), "results": results})
     return 0
 
