@@ -374,10 +374,9 @@ def _fmt_ci(r: dict[str, Any], key: str) -> str:
 def tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     order = ["ml1m", "beauty", "wikipedia", "synthetic"]
-    for key in sorted(results, key=lambda k: ((order + [k]).index(k.split(":")[0]), k)):
+    accuracy_keys = [k for k in results if k.split(":")[0] in order]  # '<section>' or '<section>:<tag>'
+    for key in sorted(accuracy_keys, key=lambda k: (order.index(k.split(":")[0]), k)):
         sec = results[key]
-        if key.split(":")[0] not in ("ml1m", "beauty", "wikipedia", "synthetic"):
-            continue
         rows = [[r["model"], _fmt_ci(r, "hr@10"), _fmt_ci(r, "ndcg@10"), r["fit_seconds"], r.get("epochs", "")]
                 for r in sec["rows"]]
         tag = f" [{key.split(':', 1)[1]}]" if ":" in key else ""
