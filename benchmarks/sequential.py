@@ -84,12 +84,12 @@ def _sequences_to_interactions(seqs: dict[Any, list[int]]) -> Interactions:
     return Interactions.from_arrays(users, items, time=times)
 
 
-def _ml1m_sequences(data_dir: Path) -> tuple[dict[int, list[int]], np.ndarray, np.ndarray]:
+def _ml1m_sequences(data_dir: Path) -> tuple[dict[int, list[int]], dict[int, int], np.ndarray]:
     """Each user's known events of ml-1m-seq, the test targets, and the complete-history users.
 
     The split's test history (:func:`liverec.datasets.load_ml1m_seq`): the training line,
     which lacks the second-to-last item, except for the 512 validation users, whose
-    ``val_input + val_output`` is complete. Returns ``({user: items}, targets in user order,
+    ``val_input + val_output`` is complete. Returns ``({user: items}, {user: test item},
     sorted complete-history users)``.
     """
     bench = load_ml1m_seq(data_dir / "ml-1m-seq")
@@ -97,7 +97,8 @@ def _ml1m_sequences(data_dir: Path) -> tuple[dict[int, list[int]], np.ndarray, n
     per_code = hist.sequences()
     codes = hist.users.codes(bench.test_users)
     seqs = {int(u): hist.items.ids[per_code[c]].tolist() for u, c in zip(bench.test_users, codes, strict=True)}
-    return seqs, np.asarray(bench.test_target), np.sort(np.asarray(bench.val_users))
+    targets = {int(u): int(t) for u, t in zip(bench.test_users, bench.test_target, strict=True)}
+    return seqs, targets, np.sort(np.asarray(bench.val_users))
 
 
 def load_ml1m(data_dir: Path) -> Task:
@@ -107,13 +108,18 @@ def load_ml1m(data_dir: Path) -> Task:
     their target is the item after the next one.
     """
     seqs, targets, _ = _ml1m_sequences(data_dir)
-    return Task("ml-1m-seq", _sequences_to_interactions(seqs), np.asarray(list(seqs)), targets, exclude_seen=True)
+    users = np.asarray(list(seqs))
+    return Task("ml-1m-seq", _sequences_to_interactions(seqs), users, np.asarray([targets[u] for u in seqs]),
+                exclude_seen=True)
 
 
 def load_ml1m_complete(data_dir: Path) -> Task:
-    """Leave-one-out with complete histories on this copy: of each user's known events S, the
-    model trains on ``S[:-1]`` and ranks ``S[-1]`` after it (the published protocol, on
-    sequences one or two events shorter)."""
+    """ml-1m-seq as leave-one-out over complete histories: train on ``S[:-1]``, rank ``S[-1]``.
+
+    S is each user's known events. This is the published protocol's form, but its test events
+    are each user's last *known* event (the third-to-last for 5,528 users, the second-to-last
+    for the 512 validation users), not the true last one.
+    """
     seqs, _, _ = _ml1m_sequences(data_dir)
     train = _sequences_to_interactions({u: s[:-1] for u, s in seqs.items()})
     return Task("ml-1m-seq, complete histories", train, np.asarray(list(seqs)),
@@ -284,10 +290,12 @@ def ml1m_gap_cost(model: Any, data_dir: Path) -> dict[str, Any]:
     """
     seqs, targets, complete = _ml1m_sequences(data_dir)
     out: dict[str, Any] = {"n_users": len(complete)}
-    gains = {}
+    gains: dict[str, np.ndarray] = {}
     for name, cut in (("complete", 0), ("without_last", 1)):
+        # histories only: the model is already fitted; ``train`` is not used for fitting here
         hist = _sequences_to_interactions({u: seqs[u][:len(seqs[u]) - cut] for u in complete})
-        task = Task(name, hist, complete, targets[complete - 1], exclude_seen=True, history=hist)
+        task = Task(name, hist, complete, np.asarray([targets[u] for u in complete]), exclude_seen=True,
+                    history=hist)
         hits, gains[name] = case_gains(model, task)
         out[name] = {"hr@10": float(hits.mean()), "ndcg@10": float(gains[name].mean()),
                      "ndcg@10_ci": _mean_ci(gains[name])}
@@ -301,8 +309,9 @@ def section_ml1m_complete(args: argparse.Namespace) -> dict[str, Any]:
     task = load_ml1m_complete(args.data_dir)
     model = _ml1m_model(args)
     rows = [run_model("SequentialTransformer (CE)", model, task)] + baselines(task)
-    copy_test = load_ml1m(args.data_dir)
-    copy_test.history = copy_test.train  # all known events, the last of which the model did not train on
+    known = load_ml1m(args.data_dir)
+    # history = every known event, the last of which this model did not train on
+    copy_test = Task(known.name, known.train, known.users, known.targets, exclude_seen=True, history=known.train)
     return {"task": task.name, "protocol": "leave-one-out of each user's known events, full ranking, seen excluded",
             "rows": rows, "same_model_on_ml1m_test": evaluate(model, copy_test),
             "missing_item_cost": ml1m_gap_cost(model, args.data_dir)}
@@ -317,7 +326,8 @@ def section_beauty(args: argparse.Namespace) -> dict[str, Any]:
     model = SequentialTransformer(max_len=50, embedding_dim=args.dim, n_layers=2, n_heads=2,
                                   dropout=args.beauty_dropout, loss="ce", n_epochs=args.epochs,
                                   batch_size=args.batch_size or 64, learning_rate=args.lr,
-                                  target_horizon=args.horizon, patience=args.patience, validation_size=0.1,
+                                  target_horizon=args.horizon, horizon_decay=args.horizon_decay,
+                                  patience=args.patience, validation_size=0.1,
                                   time_limit=args.time_budget, threads=args.threads, random_state=0,
                                   verbose=args.verbose)
     label = "SequentialTransformer (CE, item attributes)" if features else "SequentialTransformer (CE)"
@@ -480,6 +490,20 @@ def tables(results: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def notes(results: dict[str, Any]) -> list[str]:
+    """How and when each section ran: its date, the load average around it and its --note."""
+    out = ["Sections are rerun independently (--sections): compare figures within a section, and read wall "
+           "times against the load average recorded with them."]
+    for key in sorted(results):
+        sec = results[key]
+        when = sec.get("machine", {}).get("date", "date not recorded")
+        load = ""
+        if "load_average_before" in sec:
+            load = f", load average {sec['load_average_before']:.1f} before / {sec['load_average_after']:.1f} after"
+        out.append(f"{key}: {when}{load}" + (f"; {sec['note']}" if sec.get("note") else ""))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sections", nargs="+", default=list(SECTIONS), choices=list(SECTIONS))
@@ -493,7 +517,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-size", type=int, default=None, help="ml1m / beauty batch size (default 32 / 64)")
     p.add_argument("--horizon", type=int, default=1, help="ml1m / beauty: target_horizon")
-    p.add_argument("--horizon-decay", type=float, default=0.5, help="ml1m: horizon_decay")
+    p.add_argument("--horizon-decay", type=float, default=0.5, help="ml1m / beauty: horizon_decay")
     p.add_argument("--beauty-dropout", type=float, default=0.5)
     p.add_argument("--beauty-no-attributes", action="store_true", help="beauty: ignore the item attributes")
     p.add_argument("--no-baselines", action="store_true", help="skip Popularity / ALS / BPR")
@@ -536,10 +560,7 @@ def main(argv: list[str] | None = None) -> int:
         write_result(NAME, {
             "description": "SequentialTransformer (SASRec family) vs baselines: full-ranking HR@10/NDCG@10 "
                            "with 95% normal-approximation CIs; training throughput vs a textbook SASRec.",
-            "notes": ["Sections are rerun independently (--sections); each records its machine, date, load "
-                      "average before and after and a free-text note (--note): compare figures within a section, "
-                      "and read wall times against the load recorded with them."],
-            "tables": tables(results), "results": results})
+            "notes": notes(results), "tables": tables(results), "results": results})
     return 0
 
 
