@@ -108,19 +108,22 @@ def load_ml1m(data_dir: Path) -> Task:
     their target is the item after the next one.
     """
     seqs, targets, _ = _ml1m_sequences(data_dir)
-    users = np.asarray(list(seqs))
-    return Task("ml-1m-seq", _sequences_to_interactions(seqs), users, np.asarray([targets[u] for u in seqs]),
-                exclude_seen=True)
+    return _ml1m_copy_task(seqs, targets)
 
 
-def load_ml1m_complete(data_dir: Path) -> Task:
+def _ml1m_copy_task(seqs: dict[int, list[int]], targets: dict[int, int]) -> Task:
+    return Task("ml-1m-seq", _sequences_to_interactions(seqs), np.asarray(list(seqs)),
+                np.asarray([targets[u] for u in seqs]), exclude_seen=True)
+
+
+def complete_history_task(seqs: dict[int, list[int]]) -> Task:
     """ml-1m-seq as leave-one-out over complete histories: train on ``S[:-1]``, rank ``S[-1]``.
 
-    S is each user's known events. This is the published protocol's form, but its test events
-    are each user's last *known* event (the third-to-last for 5,528 users, the second-to-last
-    for the 512 validation users), not the true last one.
+    S is each user's known events (from :func:`_ml1m_sequences`). This is the published
+    protocol's form, but its test events are each user's last *known* event (the
+    third-to-last for 5,528 users, the second-to-last for the 512 validation users), not the
+    true last one.
     """
-    seqs, _, _ = _ml1m_sequences(data_dir)
     train = _sequences_to_interactions({u: s[:-1] for u, s in seqs.items()})
     return Task("ml-1m-seq, complete histories", train, np.asarray(list(seqs)),
                 np.asarray([s[-1] for s in seqs.values()]), exclude_seen=True)
@@ -281,14 +284,14 @@ def section_ml1m(args: argparse.Namespace) -> dict[str, Any]:
     return {"task": task.name, "protocol": "leave-one-out, full ranking, seen excluded", "rows": rows}
 
 
-def ml1m_gap_cost(model: Any, data_dir: Path) -> dict[str, Any]:
+def ml1m_gap_cost(model: Any, seqs: dict[int, list[int]], targets: dict[int, int],
+                  complete: np.ndarray) -> dict[str, Any]:
     """What the missing second-to-last item costs on this copy's test, measured pairwise.
 
     The 512 users whose complete test history is known have their test item ranked twice by the
     same model: after the complete history, and after it without its last event (the
-    situation of the other 5,528 users).
+    situation of the other 5,528 users). Arguments as returned by :func:`_ml1m_sequences`.
     """
-    seqs, targets, complete = _ml1m_sequences(data_dir)
     out: dict[str, Any] = {"n_users": len(complete)}
     gains: dict[str, np.ndarray] = {}
     for name, cut in (("complete", 0), ("without_last", 1)):
@@ -306,15 +309,16 @@ def ml1m_gap_cost(model: Any, data_dir: Path) -> dict[str, Any]:
 
 def section_ml1m_complete(args: argparse.Namespace) -> dict[str, Any]:
     """Complete-history leave-one-out on this copy; the same model on this copy's test; the gap cost."""
-    task = load_ml1m_complete(args.data_dir)
+    seqs, targets, complete = _ml1m_sequences(args.data_dir)
+    task = complete_history_task(seqs)
     model = _ml1m_model(args)
     rows = [run_model("SequentialTransformer (CE)", model, task)] + baselines(task)
-    known = load_ml1m(args.data_dir)
+    known = _ml1m_copy_task(seqs, targets)
     # history = every known event, the last of which this model did not train on
     copy_test = Task(known.name, known.train, known.users, known.targets, exclude_seen=True, history=known.train)
     return {"task": task.name, "protocol": "leave-one-out of each user's known events, full ranking, seen excluded",
             "rows": rows, "same_model_on_ml1m_test": evaluate(model, copy_test),
-            "missing_item_cost": ml1m_gap_cost(model, args.data_dir)}
+            "missing_item_cost": ml1m_gap_cost(model, seqs, targets, complete)}
 
 
 def section_beauty(args: argparse.Namespace) -> dict[str, Any]:

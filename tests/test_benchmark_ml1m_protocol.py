@@ -63,7 +63,7 @@ def test_ml1m_test_trains_on_every_known_event(tmp_path: Path) -> None:
 
 
 def test_ml1m_complete_holds_out_the_last_known_event(tmp_path: Path) -> None:
-    task = seq.load_ml1m_complete(_write_copy(tmp_path))
+    task = seq.complete_history_task(seq._ml1m_sequences(_write_copy(tmp_path))[0])
     assert task.targets.tolist() == [FULL[u][-2] if u in VALIDATION else FULL[u][-3] for u in USERS]
     # no target is among the training events of its user
     X = task.train
@@ -88,7 +88,7 @@ class _NextIdModel:
 
 
 def test_gap_cost_is_the_paired_loss_from_dropping_the_last_history_event(tmp_path: Path) -> None:
-    gap = seq.ml1m_gap_cost(_NextIdModel(), _write_copy(tmp_path))
+    gap = seq.ml1m_gap_cost(_NextIdModel(), *seq._ml1m_sequences(_write_copy(tmp_path)))
     assert gap["n_users"] == len(VALIDATION)
     # complete history ends just before the target: rank 1; without its last event: rank 2
     assert gap["complete"]["ndcg@10"] == pytest.approx(1.0)
