@@ -49,6 +49,19 @@ def info() -> str:
     return "\n".join(lines)
 
 
+#: The benchmarks ``liverec bench`` runs: a fixed list, so that the command never runs an
+#: arbitrary file (``liverec bench ../../some/file`` is a usage error, not a script run).
+BENCHMARKS = (
+    "evaluate_popularity",
+    "mf_explicit",
+    "mf_vs_implicit",
+    "profiles",
+    "sequential",
+    "text",
+    "textbook_sasrec",
+)
+
+
 def _benchmarks_dir() -> Path:
     env = os.environ.get("LIVEREC_BENCHMARKS")
     candidates = [Path(env)] if env else []
@@ -62,12 +75,19 @@ def _benchmarks_dir() -> Path:
 
 
 def bench(name: str, extra_args: list[str]) -> None:
-    """Run ``benchmarks/<name>.py`` (or every benchmark for ``all``)."""
+    """Run ``benchmarks/<name>.py`` for a name in :data:`BENCHMARKS` (or every one for ``all``).
+
+    Raises:
+        SystemExit: ``name`` is not a listed benchmark, or its script is missing.
+    """
+    if name != "all" and name not in BENCHMARKS:
+        raise SystemExit(f"no benchmark {name!r}; available: {', '.join(BENCHMARKS)} or 'all'.")
     folder = _benchmarks_dir()
-    script = folder / ("run_all.py" if name == "all" else f"{name}.py")
-    if not script.exists():
-        available = sorted(p.stem for p in folder.glob("*.py") if not p.stem.startswith("_"))
-        raise SystemExit(f"no benchmark {name!r}; available: {', '.join(available)} or 'all'.")
+    # the file name comes from the list above, never from the argument itself
+    stem = "run_all" if name == "all" else BENCHMARKS[BENCHMARKS.index(name)]
+    script = folder / f"{stem}.py"
+    if not script.is_file():
+        raise SystemExit(f"benchmark script {script} is missing from {folder}.")
     sys.argv = [str(script), *extra_args]
     runpy.run_path(str(script), run_name="__main__")
 
@@ -82,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--quick", action="store_true", help="a smaller, faster run")
     demo.add_argument("--seed", type=int, default=0)
     b = sub.add_parser("bench", help="run a benchmark from the benchmarks/ folder")
-    b.add_argument("name", help="benchmark name (file stem) or 'all'")
+    b.add_argument("name", choices=[*BENCHMARKS, "all"], metavar="NAME",
+                   help=f"one of {', '.join(BENCHMARKS)}, or 'all'")
     b.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
     args = parser.parse_args(argv)
     if args.command == "info":
