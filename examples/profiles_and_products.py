@@ -55,7 +55,7 @@ def main() -> None:
     products = data.products
     ranker = ProfileRanker(half_life=3 * 86400.0, text_encoder=encoder, random_state=0)
     ranker.fit(data.product_events, item_features=products)
-    live = data.schedule.live_at(float(X.time.max()) - 3600.0)
+    live = data.schedule.live_at(X.time_values().max() - np.timedelta64(1, "h"))
     favourite = builder.profile(user).top_categories[0][0]
     matching = [r for r in live.tolist() if data.items["category"][list(data.items["item"]).index(r)] == favourite]
     room = (matching or live.tolist() or [products["item"][0]])[0]

@@ -16,6 +16,8 @@ except ImportError:  # pragma: no cover
     pass
 
 settings.register_profile("ci", deadline=None, max_examples=100)
+# many more cases, for fuzzing by hand: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz_load.py
+settings.register_profile("fuzz", deadline=None, max_examples=4000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 DATA_DIR = Path(os.environ.get("LIVEREC_DATA", Path(__file__).resolve().parents[1].parent / "shared" / "data"))

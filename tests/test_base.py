@@ -10,7 +10,12 @@ import pytest
 
 from liverec.base import Recommendations
 from liverec.data import Interactions
-from liverec.exceptions import NotFittedError, UnknownItemError, UnknownUserError
+from liverec.exceptions import (
+    InvalidParameterError,
+    NotFittedError,
+    UnknownItemError,
+    UnknownUserError,
+)
 from liverec.models import Popularity
 
 
@@ -88,8 +93,30 @@ def test_history_as_interactions() -> None:
 
 
 def test_k_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(InvalidParameterError, match=r"parameter 'k' must be an int in \[1, "):
         Popularity().fit(_data()).recommend([1], k=0)
+
+
+@pytest.mark.parametrize("k", [None, 2.0, "3", True])
+def test_k_must_be_an_integer(k: object) -> None:
+    with pytest.raises(InvalidParameterError, match="parameter 'k'"):
+        Popularity().fit(_data()).recommend([1], k=k)  # type: ignore[arg-type]
+
+
+def test_a_k_too_large_to_allocate_is_refused_before_any_work() -> None:
+    model = Popularity().fit(_data())
+    with pytest.raises(InvalidParameterError, match="result cells"):
+        model.recommend([1, 2], k=2**28)
+    with pytest.raises(InvalidParameterError, match="parameter 'k'"):
+        model.recommend([1], k=2**63)
+
+
+def test_similar_items_checks_k_like_recommend() -> None:
+    from liverec.models import ALS
+
+    model = ALS(n_factors=2, n_epochs=1, random_state=0, threads=1).fit(_data())
+    with pytest.raises(InvalidParameterError, match="parameter 'k'"):
+        model.similar_items(["a"], k=1.5)  # type: ignore[arg-type]
 
 
 def test_import_is_light() -> None:

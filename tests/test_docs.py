@@ -5,7 +5,9 @@ Every fenced ``python`` block of a page runs, in order, in one fresh Python proc
 line ``<!-- docs-test: skip -->`` is left out (for code that needs a GPU, a downloaded model or
 a server). A page with the line ``<!-- docs-test: requires pkg1 pkg2 -->`` is skipped when one of
 those modules is not installed; a page whose code reads the real data sets (``shared/data``)
-is skipped too.
+is skipped too. A block right after the line ``<!-- docs-test: new process -->`` starts a
+new, fresh Python process in the same working directory (later blocks run there): how a page
+shows that something saved by one program works in another, as a service would load it.
 """
 
 from __future__ import annotations
@@ -22,23 +24,32 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 SKIP_MARK = "<!-- docs-test: skip -->"
+NEW_PROCESS_MARK = "<!-- docs-test: new process -->"
 REQUIRES = re.compile(r"^<!-- docs-test: requires ([\w. ]+) -->\s*$", re.M)
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[\w-]*)[^\n]*\n(?P<body>.*?)^(?P=indent)```\s*$", re.M | re.S)
 TIMEOUT_S = 300
 
 
-def python_blocks(markdown: str) -> list[str]:
-    """The ``python`` code blocks of a page that are not marked to be skipped."""
-    blocks = []
+def python_processes(markdown: str) -> list[list[str]]:
+    """The ``python`` code blocks of a page that are not marked to be skipped, grouped by the
+    process they run in (a new group at each ``NEW_PROCESS_MARK``)."""
+    groups: list[list[str]] = [[]]
     for m in FENCE.finditer(markdown):
         if m.group("lang") != "python":
             continue
         before = markdown[: m.start()].rstrip().splitlines()
         if before and before[-1].strip() == SKIP_MARK:
             continue
+        if before and before[-1].strip() == NEW_PROCESS_MARK and groups[-1]:
+            groups.append([])
         indent = len(m.group("indent"))
-        blocks.append("\n".join(line[indent:] for line in m.group("body").splitlines()))
-    return blocks
+        groups[-1].append("\n".join(line[indent:] for line in m.group("body").splitlines()))
+    return [g for g in groups if g]
+
+
+def python_blocks(markdown: str) -> list[str]:
+    """The ``python`` code blocks of a page that are not marked to be skipped."""
+    return [block for group in python_processes(markdown) for block in group]
 
 
 def _pages() -> list[Path]:
@@ -58,11 +69,17 @@ def test_the_block_extractor_honours_the_skip_mark() -> None:
     assert python_blocks(page) == ["x = 1"]
 
 
+def test_the_new_process_mark_starts_a_new_group() -> None:
+    page = f"```python\nx = 1\n```\n```python\ny = x\n```\n{NEW_PROCESS_MARK}\n```python\nz = 2\n```\n"
+    assert python_processes(page) == [["x = 1", "y = x"], ["z = 2"]]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("page", PAGES, ids=[_page_id(p) for p in PAGES])
 def test_docs_page_code_runs(page: Path, tmp_path: Path) -> None:
     markdown = page.read_text(encoding="utf-8")
-    code = "\n\n".join(python_blocks(markdown))
+    processes = ["\n\n".join(group) for group in python_processes(markdown)]
+    code = "\n\n".join(processes)
     needed = [m for line in REQUIRES.findall(markdown) for m in line.split()]
     needed += [m for m in ("pandas", "matplotlib") if re.search(rf"^\s*(import|from) {m}\b", code, re.M)]
     missing = [m for m in needed if importlib.util.find_spec(m) is None]
@@ -70,13 +87,14 @@ def test_docs_page_code_runs(page: Path, tmp_path: Path) -> None:
         pytest.skip(f"{page.name} needs {', '.join(missing)}")
     if "shared/data" in code:
         pytest.skip(f"{page.name} reads the real data sets (paths relative to a checkout)")
-    script = tmp_path / "page.py"
-    script.write_text(code, encoding="utf-8")
     env = dict(os.environ, MPLBACKEND="Agg", MPLCONFIGDIR=str(tmp_path / "mpl"), TQDM_DISABLE="1",
                OMP_NUM_THREADS="1", LIVEREC_QUICK="1")
-    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
-                          text=True, timeout=TIMEOUT_S)
-    assert proc.returncode == 0, f"{_page_id(page)}:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+    for n, part in enumerate(processes):  # one fresh process per group, in the same folder
+        script = tmp_path / f"page_{n}.py"
+        script.write_text(part, encoding="utf-8")
+        proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=TIMEOUT_S)
+        assert proc.returncode == 0, f"{_page_id(page)} (process {n + 1}):\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
 
 
 @pytest.mark.slow

@@ -81,15 +81,16 @@ def test_recommend_ranks_only_the_rooms_products(data, model) -> None:
 
 def test_a_new_product_with_only_a_title_can_be_ranked(data, split) -> None:
     m = ProfileRanker(text_encoder=TinyEncoder(), n_epochs=5, random_state=0).fit(split[0], item_features=data.products)
-    m.add_items({"product": ["new-a", "new-o"], "title": ["aaaa aaaa", "oooo oooo"]})
+    new_a, new_o = int(m.items_.ids.max()) + 1, int(m.items_.ids.max()) + 2  # ids of the data's type (int)
+    m.add_items({"product": [new_a, new_o], "title": ["aaaa aaaa", "oooo oooo"]})
     user = m.users_.ids[0]
-    scores = m.score(user, ["new-a", "new-o"])
+    scores = m.score(user, [new_a, new_o])
     assert np.isfinite(scores).all() and scores[0] != scores[1]
-    feats = m._pair_features(m.builder_, m.builder_.users_.codes([user, user]), m.items_.codes(["new-a", "new-o"]),
+    feats = m._pair_features(m.builder_, m.builder_.users_.codes([user, user]), m.items_.codes([new_a, new_o]),
                              m.builder_.now_)
     cos = feats[:, PAIR_FEATURES.index("taste_cosine")]
     assert (cos != 0).all() and cos[0] != cos[1]
-    assert "new-a" in m.recommend(user, k=2, candidates=["new-a", "new-o"])[0]
+    assert new_a in m.recommend(user, k=2, candidates=[new_a, new_o])[0]
 
 
 def test_scoring_all_items_in_chunks_gives_the_same_ranking(model, monkeypatch) -> None:

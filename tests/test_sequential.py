@@ -343,15 +343,15 @@ def test_fit_leaves_the_global_torch_random_state_alone() -> None:
 
 # Hyper-parameter errors ------------------------------------------------------------------------
 @pytest.mark.parametrize("params, message", [
-    ({"loss": "hinge"}, "loss must be one of"),
+    ({"loss": "hinge"}, "'loss' must be one of"),
     ({"embedding_dim": 10, "n_heads": 3}, "must divide embedding_dim"),
-    ({"max_len": 0}, "max_len must be a positive integer"),
-    ({"dropout": 1.0}, "dropout must be in"),
-    ({"lr_schedule": "step"}, "lr_schedule must be one of"),
-    ({"loss_weighting": "clicks"}, "loss_weighting must be one of"),
+    ({"max_len": 0}, r"'max_len' must be an int in \[1, inf\)"),
+    ({"dropout": 1.0}, r"'dropout' must be a float in \[0, 1\)"),
+    ({"lr_schedule": "step"}, "'lr_schedule' must be one of"),
+    ({"loss_weighting": "clicks"}, "'loss_weighting' must be one of"),
     ({"target_horizon": 2, "loss": "bce"}, "target_horizon=2 needs loss='ce'"),
-    ({"target_horizon": 0}, "target_horizon must be a positive integer"),
-    ({"horizon_decay": 0.0}, "horizon_decay must be in"),
+    ({"target_horizon": 0}, r"'target_horizon' must be an int in \[1, inf\)"),
+    ({"horizon_decay": 0.0}, r"'horizon_decay' must be a float in \(0, 1\]"),
 ])
 def test_bad_hyper_parameters_are_named_in_the_error(params: dict, message: str) -> None:
     X, _ = contract_data()

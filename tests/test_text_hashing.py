@@ -12,7 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import liverec
-from liverec.exceptions import DataTypeError, DataValidationError, NotFittedError
+from liverec.exceptions import (
+    DataTypeError,
+    DataValidationError,
+    InvalidParameterError,
+    NotFittedError,
+)
 from liverec.text import HashingTextEncoder, normalize_text
 
 COMMENTS = ["主播好美", "这个口红多少钱？", "666666", "How much is the lipstick?", "yyds 😀😀", "来了来了", ""]
@@ -197,7 +202,7 @@ def test_fit_transform_equals_fit_then_transform() -> None:
     ],
 )
 def test_bad_parameters_are_refused_with_the_parameter_named(params: dict, match: str) -> None:
-    with pytest.raises(DataValidationError, match=match):
+    with pytest.raises(InvalidParameterError, match=match):
         HashingTextEncoder(**params).transform(["x"])
 
 

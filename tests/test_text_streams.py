@@ -10,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liverec.data import IdMap, TextEvents
-from liverec.exceptions import DataTypeError, DataValidationError, NotFittedError
+from liverec.exceptions import (
+    DataTypeError,
+    DataValidationError,
+    InvalidParameterError,
+    NotFittedError,
+)
 from liverec.text import HashingTextEncoder, StreamTextEmbedder, embed_streams
 
 ENC = HashingTextEncoder(dim=256)
@@ -140,12 +145,12 @@ def test_at_with_the_wrong_length_is_refused(text: TextEvents) -> None:
 
 
 def test_unknown_kind_weight_is_refused(text: TextEvents) -> None:
-    with pytest.raises(DataValidationError, match="kind"):
+    with pytest.raises(InvalidParameterError, match="kind"):
         StreamTextEmbedder(ENC, kind_weights={"chat": 1.0}).fit(text)
 
 
 def test_negative_window_is_refused(text: TextEvents) -> None:
-    with pytest.raises(DataValidationError, match="window"):
+    with pytest.raises(InvalidParameterError, match="window"):
         StreamTextEmbedder(ENC, window=-5).fit(text)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import liverec
-from liverec.exceptions import DataValidationError
+from liverec.exceptions import DataValidationError, InvalidParameterError
 from liverec.text import TransformerTextEncoder
 
 transformers = pytest.importorskip("transformers")
@@ -265,7 +265,7 @@ def test_save_writes_the_configuration_not_the_weights(tiny_bert: Path, tmp_path
      ({"long_text": "drop"}, "long_text"), ({"max_length": 2}, "max_length")],
 )
 def test_bad_parameters_are_refused(tiny_bert: Path, params: dict, match: str) -> None:
-    with pytest.raises(DataValidationError, match=match):
+    with pytest.raises(InvalidParameterError, match=match):
         TransformerTextEncoder(model=str(tiny_bert), **params).transform(["x"])
 
 
@@ -284,3 +284,10 @@ def test_stream_embeddings_work_with_the_transformer_encoder(tiny_bert: Path) ->
     V = enc.transform(TEXTS[:3])
     np.testing.assert_allclose(X[0], V[2], atol=1e-6)
     np.testing.assert_allclose(X[1], unit(V[0] + V[1]), atol=1e-6)
+
+
+def test_a_saved_encoder_loads_and_encodes_in_a_fresh_process(tiny_bert: Path) -> None:
+    from liverec.testing import check_loads_in_fresh_process
+
+    check_loads_in_fresh_process(TransformerTextEncoder(model=str(tiny_bert), device="cpu"), "transform",
+                                 np.array(TEXTS[:3]))

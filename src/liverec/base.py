@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import numbers
 import warnings
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -14,10 +15,17 @@ import scipy.sparse as sp
 from typing_extensions import Self
 
 from . import persistence
-from ._params import ParamsMixin
+from ._params import Interval, ParamsMixin, validate_parameter
 from .data import IdMap, Interactions, LiveSchedule
-from .data._columns import as_time_query
-from .exceptions import DataValidationError, NotFittedError, UnknownItemError, UnknownUserError
+from .data._columns import check_time_kind, is_scalar, parse_time_query
+from .exceptions import (
+    DataValidationError,
+    InvalidParameterError,
+    NotFittedError,
+    PersistenceError,
+    UnknownItemError,
+    UnknownUserError,
+)
 
 __all__ = ["BaseRecommender", "History", "Recommendations"]
 
@@ -103,7 +111,39 @@ class Recommendations:
 
 
 def _is_sequence(x: Any) -> bool:
-    return isinstance(x, (list, tuple, np.ndarray)) or hasattr(x, "to_numpy")
+    return not is_scalar(x) and (isinstance(x, (list, tuple, np.ndarray)) or hasattr(x, "to_numpy"))
+
+
+def _id_array(ids: Any, name: str) -> np.ndarray:
+    """Query ids as a 1-D array (one id or a 1-D sequence); a 2-D array is refused.
+
+    Lists keep each id's own type (``[1, "1"]`` is not turned into two strings), so a lookup
+    never matches an id of the other type.
+    """
+    if not is_scalar(ids) and hasattr(ids, "to_numpy") and not isinstance(ids, np.ndarray):
+        ids = ids.to_numpy()
+    if isinstance(ids, (list, tuple)):
+        try:
+            arr = np.asarray(ids)
+        except ValueError:  # ragged nested lists
+            raise DataValidationError(
+                f"{name} must be one id or a 1-D sequence of ids, got nested sequences of "
+                "different lengths; flatten them first."
+            ) from None
+        if arr.ndim == 1 and arr.dtype.kind in "US" and not all(isinstance(x, str) for x in ids):
+            arr = np.empty(len(ids), dtype=object)  # mixed types: keep each as it is
+            arr[:] = list(ids)
+    else:
+        arr = np.asarray(ids)
+    if arr.ndim > 1:
+        raise DataValidationError(
+            f"{name} must be one id or a 1-D sequence of ids, got an array of shape {arr.shape}; "
+            f"flatten it first (np.ravel({name})), or call once per row."
+        )
+    arr = np.atleast_1d(arr)
+    if arr.dtype == object and len(arr) and all(isinstance(x, str) for x in arr):
+        arr = arr.astype(str)
+    return arr
 
 
 class BaseRecommender(ParamsMixin):
@@ -144,7 +184,11 @@ class BaseRecommender(ParamsMixin):
 
         Returns:
             ``self``.
+
+        Raises:
+            InvalidParameterError: for a hyper-parameter outside what the class declares.
         """
+        self._validate_params()
         if not isinstance(interactions, Interactions):
             raise TypeError(
                 f"fit expects liverec.data.Interactions, got {type(interactions).__name__}; "
@@ -158,6 +202,7 @@ class BaseRecommender(ParamsMixin):
         self.users_ = interactions.users
         self.items_ = interactions.items
         self.schedule_ = schedule
+        self.time_kind_ = interactions.time_kind  # what recommend(at=...) must match
         self._fit(interactions, schedule=schedule, item_features=item_features, text=text)
         # models may extend items_ (e.g. cold-start items known only from their features)
         self.seen_ = _binary_csr(interactions.user_codes, interactions.item_codes,
@@ -212,8 +257,8 @@ class BaseRecommender(ParamsMixin):
             float32 array of scores (predicted ratings for explicit models).
         """
         self._check_fitted()
-        users = np.atleast_1d(np.asarray(users))
-        items = np.atleast_1d(np.asarray(items))
+        users = _id_array(users, "users")
+        items = _id_array(items, "items")
         if len(users) == 1 and len(items) > 1:
             users = np.repeat(users, len(items))
         if len(users) != len(items):
@@ -280,18 +325,24 @@ class BaseRecommender(ParamsMixin):
             NotFittedError: before ``fit``.
         """
         self._check_fitted()
-        if not isinstance(k, (int, np.integer)) or k < 1:
-            raise ValueError(f"k must be a positive integer, got {k!r}.")
+        _check_k(type(self).__name__, k)
         single = not _is_sequence(users)
-        users_arr = np.atleast_1d(np.asarray(users.to_numpy() if hasattr(users, "to_numpy") else users))
-        if users_arr.dtype == object and len(users_arr) and all(isinstance(x, str) for x in users_arr):
-            users_arr = users_arr.astype(str)
+        users_arr = _id_array(users, "users")
         n = len(users_arr)
+        _check_k(type(self).__name__, k, n)
         if n == 0:
             return Recommendations(users_arr, np.zeros((0, k), dtype=self.items_.ids.dtype), np.zeros((0, k)))
         at_arr = None
         if at is not None:
-            at_arr = as_time_query(at)
+            at_arr, at_kind = parse_time_query(at, "at")
+            # the request time must be of the kind of the fitted times and of the schedule
+            # (a model fitted without times, "order", is bound by its schedule only)
+            active = schedule if schedule is not None else getattr(self, "schedule_", None)
+            model_kind = getattr(self, "time_kind_", None)
+            if not (model_kind == "order" and active is not None):
+                check_time_kind(at_kind, model_kind, "at", f"the data this {type(self).__name__} was fitted on")
+            if active is not None:
+                check_time_kind(at_kind, active.time_kind, "at", "the schedule")
             if len(at_arr) == 1:
                 at_arr = np.repeat(at_arr, n)
             elif len(at_arr) != n:
@@ -490,13 +541,13 @@ class BaseRecommender(ParamsMixin):
         The query item itself is left out. Rows of the result are the query items.
         """
         self._check_fitted()
+        _check_k(type(self).__name__, k)
         vectors = self._item_vectors()
-        single = not _is_sequence(items)
-        q = np.atleast_1d(np.asarray(items))
+        q = _id_array(items, "items")
+        _check_k(type(self).__name__, k, len(q))
         codes = self.items_.codes(q, missing="ignore")
         if (codes < 0).any():
             raise UnknownItemError(f"unknown item {q[int(np.flatnonzero(codes < 0)[0])]!r}.")
-        del single
         import torch
 
         v = torch.as_tensor(np.asarray(vectors, dtype=np.float32))
@@ -531,6 +582,8 @@ class BaseRecommender(ParamsMixin):
             arrays["base/schedule_start"] = s.start
             arrays["base/schedule_end"] = s.end
             attrs = {**attrs, "base/schedule_time_kind": s.time_kind}
+        if getattr(self, "time_kind_", None) is not None:
+            attrs = {**attrs, "base/time_kind": self.time_kind_}
         persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, arrays)
 
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
@@ -538,24 +591,51 @@ class BaseRecommender(ParamsMixin):
         return {}, {}
 
     def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.users_ = IdMap(arrays["base/users"], "user")
-        self.items_ = IdMap(arrays["base/items"], "item")
-        indptr, indices = arrays["base/seen_indptr"], arrays["base/seen_indices"]
-        if len(indptr) != len(self.users_) + 1 or (len(indices) and indices.max() >= len(self.items_)):
-            raise ValueError("seen matrix does not match the id maps")
-        self.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr),
-                                   shape=(len(self.users_), len(self.items_)))
+        # A saved directory is untrusted: the shared arrays (id maps, seen matrix, schedule)
+        # are checked here, once; each model checks its own in _load_state.
+        self.users_ = persistence.expect_ids(arrays, "base/users", "user")
+        self.items_ = persistence.expect_ids(arrays, "base/items", "item")
+        n_users, n_items = len(self.users_), len(self.items_)
+        indptr, indices = persistence.expect_csr(arrays, "base/seen_indptr", "base/seen_indices", (n_users, n_items))
+        self.seen_ = sp.csr_matrix((np.ones(len(indices), dtype=bool), indices, indptr), shape=(n_users, n_items))
         self.schedule_ = None
         if "base/schedule_codes" in arrays:
-            self.schedule_ = LiveSchedule(
-                arrays["base/schedule_codes"], arrays["base/schedule_start"], arrays["base/schedule_end"],
-                IdMap(arrays["base/schedule_items"], "item"),
-                time_kind=attributes.get("base/schedule_time_kind", "numeric"))
+            items = persistence.expect_ids(arrays, "base/schedule_items", "item")
+            codes = persistence.expect_indices(arrays, "base/schedule_codes", len(items))
+            start = persistence.expect_array(arrays, "base/schedule_start", "f", (len(codes),), finite=True,
+                                             dtype=np.float64)
+            end = persistence.expect_array(arrays, "base/schedule_end", "f", (len(codes),), dtype=np.float64)
+            if not (end > start).all():  # also refuses NaN; +inf is an open broadcast
+                row = int(np.flatnonzero(~(end > start))[0])
+                raise PersistenceError(
+                    f"{persistence.ARRAYS_FILE}: tensor 'base/schedule_end': row {row} ends at {end[row]}, "
+                    f"not after its start {start[row]}")
+            kind = persistence.expect_attribute(attributes, "base/schedule_time_kind", str, default="numeric",
+                                                choices=("numeric", "datetime", "order"))
+            self.schedule_ = LiveSchedule(codes, start, end, items, time_kind=kind)
+        # saved before time kinds were recorded: unknown (None), and recommend skips the check
+        self.time_kind_ = persistence.expect_attribute(attributes, "base/time_kind", str, default=None,
+                                                       choices=("numeric", "datetime", "order"))
         self._load_state(attributes, arrays)
         self.is_fitted_ = True
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Restore model-specific state written by ``_get_state``."""
+
+
+#: The most result cells (rows x k) one call may ask for: the padded output is allocated up
+#: front, so an absurd ``k`` must be refused rather than exhaust memory.
+MAX_RESULT_CELLS = 1 << 28
+
+
+def _check_k(owner: str, k: Any, n_rows: int = 1) -> None:
+    """``k`` is a positive integer and ``n_rows * k`` cells fit in :data:`MAX_RESULT_CELLS`."""
+    validate_parameter(owner, "k", k, [Interval(numbers.Integral, 1, MAX_RESULT_CELLS, closed="both")])
+    if n_rows * int(k) > MAX_RESULT_CELLS:
+        raise InvalidParameterError(
+            f"{owner}: k={int(k)} for {n_rows} rows asks for {n_rows * int(k):,} result cells, more "
+            f"than the {MAX_RESULT_CELLS:,} one call may return; ask for fewer rows per call or a smaller k."
+        )
 
 
 def _key(u: Any) -> Any:

@@ -99,7 +99,7 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
     # 3. Text features ------------------------------------------------------------------------------
     _step("3. Room text -> vectors (titles, transcripts, comments; zh + en)")
     encoder = HashingTextEncoder(dim=512)
-    train_end = float(split.train.time.max())
+    train_end = split.train.time_values().max()  # a datetime64, like the data
     assert data.text is not None  # the generator makes text unless asked not to
     room_text = data.text.between(None, train_end)
     item_features, _ = _timed(

@@ -16,6 +16,7 @@ __all__ = [
     "UnknownItemError",
     "NotFittedError",
     "PersistenceError",
+    "InvalidParameterError",
 ]
 
 
@@ -63,3 +64,21 @@ class NotFittedError(LiverecError, RuntimeError, AttributeError):
 
 class PersistenceError(LiverecError, ValueError):
     """A saved model directory is missing, truncated, tampered with or of an unknown format."""
+
+
+class InvalidParameterError(LiverecError, ValueError, TypeError):
+    """A hyper-parameter is of the wrong type, out of range, or inconsistent with another.
+
+    Raised by ``fit`` (and by :func:`liverec.load` for a saved configuration) when a
+    constructor parameter does not satisfy the constraints its class declares. The message
+    names the class, the parameter, what was expected and the value received. It subclasses
+    both ``ValueError`` and ``TypeError``, as a bad value may be either.
+
+    Examples:
+        >>> from liverec.models import ALS
+        >>> from liverec.data import Interactions
+        >>> ALS(n_factors=0).fit(Interactions.from_arrays([1], ["a"]))
+        Traceback (most recent call last):
+        ...
+        liverec.exceptions.InvalidParameterError: ALS: parameter 'n_factors' must be an int in [1, inf), got 0.
+    """

@@ -10,6 +10,10 @@ Examples:
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Any
@@ -241,6 +245,57 @@ def check_save_load(factory: ModelFactory) -> None:
         np.testing.assert_allclose(a.scores, b.scores, rtol=1e-6)
 
 
+_FRESH_PROCESS_SCRIPT = """
+import json, sys
+import numpy as np
+import liverec
+assert "transformers" not in sys.modules, "import liverec must not import transformers"
+path, method, kwargs = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+obj = liverec.load(path + "/saved")
+with np.load(path + "/args.npz", allow_pickle=False) as f:
+    args = [f[f"a{j}"] for j in range(len(f.files))]
+out = getattr(obj, method)(*args, **kwargs)
+if hasattr(out, "scores"):
+    np.savez(path + "/out.npz", items=np.asarray(out.items).astype(str), scores=np.asarray(out.scores))
+else:
+    np.savez(path + "/out.npz", values=np.asarray(out))
+"""
+
+
+def check_loads_in_fresh_process(obj: Any, method: str = "recommend", *args: Any, **kwargs: Any) -> None:
+    """Save the fitted ``obj``, load it in a new Python process that ran only ``import liverec``,
+    call ``obj.method(*args, **kwargs)`` there and check the result equals this process's.
+
+    ``args`` are arrays (saved without pickle), ``kwargs`` JSON values. A method returning
+    :class:`~liverec.base.Recommendations` is compared by items and scores, anything else as an
+    array. Works for every saveable liverec class (models, text encoders, stream embedders,
+    profile builders).
+    """
+    here = getattr(obj, method)(*args, **kwargs)
+    with tempfile.TemporaryDirectory() as d:
+        obj.save(os.path.join(d, "saved"))
+        arrays: dict[str, Any] = {f"a{j}": np.asarray(a) for j, a in enumerate(args)}
+        np.savez(os.path.join(d, "args.npz"), **arrays)
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        proc = subprocess.run([sys.executable, "-c", _FRESH_PROCESS_SCRIPT, d, method, json.dumps(kwargs)],
+                              cwd=d, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, (
+            f"{type(obj).__name__} did not load and score in a fresh process:\n{proc.stderr[-3000:]}")
+        with np.load(os.path.join(d, "out.npz"), allow_pickle=False) as f:
+            there = {k: f[k] for k in f.files}
+    if hasattr(here, "scores"):
+        np.testing.assert_array_equal(np.asarray(here.items).astype(str), there["items"])
+        np.testing.assert_allclose(np.asarray(here.scores), there["scores"], rtol=1e-5, atol=1e-6)
+    else:
+        np.testing.assert_allclose(np.asarray(here), there["values"], rtol=1e-5, atol=1e-6)
+
+
+def check_save_load_fresh_process(factory: ModelFactory) -> None:
+    X, schedule = contract_data()
+    model = _fit(factory, X, schedule)
+    check_loads_in_fresh_process(model, "recommend", X.users.ids[:6], k=5)
+
+
 def check_fit_rejects_bad_input(factory: ModelFactory) -> None:
     try:
         factory().fit({"user": [1], "item": [2]})  # type: ignore[arg-type]
@@ -256,7 +311,8 @@ CHECKS: dict[str, Callable[[ModelFactory], None]] = {
         check_fit_returns_self, check_init_stores_params, check_sklearn_clone, check_not_fitted,
         check_recommend_shapes, check_k_larger_than_candidates, check_candidates_respected,
         check_schedule_respected, check_exclusions, check_unknown_user, check_history_fold_in,
-        check_deterministic, check_refit_from_scratch, check_save_load, check_fit_rejects_bad_input,
+        check_deterministic, check_refit_from_scratch, check_save_load, check_save_load_fresh_process,
+        check_fit_rejects_bad_input,
     )
 }
 
@@ -268,5 +324,5 @@ def check_recommender(factory: ModelFactory, skip: tuple[str, ...] = ()) -> None
             check(factory)
 
 
-__all__ = ["CHECKS", "check_recommender", "contract_data"]
+__all__ = ["CHECKS", "check_loads_in_fresh_process", "check_recommender", "contract_data"]
 _ = Any

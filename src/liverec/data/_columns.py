@@ -5,6 +5,10 @@ Every check names the column, the first bad row and the fix; nothing is silently
 
 from __future__ import annotations
 
+import datetime as _dt
+import numbers
+import re
+import warnings
 from collections.abc import Iterable
 from typing import Any
 
@@ -14,14 +18,35 @@ from ..exceptions import DataTypeError, DataValidationError
 
 TimeKind = str  # "datetime" | "numeric" | "order"
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+#: Largest magnitude of a float that still holds every integer below it exactly (2**53).
+_EXACT_FLOAT = 2**53
+#: Datetimes must lie in [0001-01-01, 9999-12-31T23:59:59.999999] (Python's datetime range).
+_DT_MIN = np.datetime64("0001-01-01T00:00:00.000000", "us")
+_DT_MAX = np.datetime64("9999-12-31T23:59:59.999999", "us")
+_ISO_INT = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
+def is_scalar(x: Any) -> bool:
+    """Whether ``x`` is one value (a number, string, datetime, ``pd.Timestamp``...), not a sequence.
+
+    ``pd.Timestamp`` has a ``to_numpy`` method like a Series, so duck typing on ``to_numpy``
+    alone would take it for a column; a scalar has no length.
+    """
+    if isinstance(x, (str, bytes, numbers.Number, _dt.date, _dt.time, _dt.timedelta, np.generic)) or x is None:
+        return True
+    if isinstance(x, np.ndarray):
+        return x.ndim == 0
+    return not hasattr(x, "__len__") and not hasattr(x, "__iter__")
+
 
 def as_1d(values: Any, column: str) -> np.ndarray:
-    """A 1-D numpy array from a list, tuple, numpy array or pandas Series / Index."""
+    """A 1-D numpy array from a list, tuple, numpy array or pandas/polars Series / Index."""
     if values is None:
         raise DataValidationError(f"column {column!r}: got None; pass a sequence of values.")
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
+    if not is_scalar(values) and hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
         values = values.to_numpy()
-    if isinstance(values, (str, bytes)) or np.isscalar(values):
+    if is_scalar(values):
         raise DataTypeError(
             f"column {column!r}: expected a sequence (list, numpy array, pandas Series), "
             f"got a scalar {type(values).__name__}; wrap it in a list."
@@ -73,41 +98,396 @@ def check_no_missing(arr: np.ndarray, column: str) -> None:
         )
 
 
+_ID_FIX = "convert the whole column to one type first: all str (e.g. [str(x) for x in ids]) or all int"
+
+
+def _object_array(values: Any) -> np.ndarray:
+    """A 1-D object array holding the elements of a list/tuple as they are (no coercion)."""
+    out = np.empty(len(values), dtype=object)
+    for j, x in enumerate(values):
+        out[j] = x
+    return out
+
+
+def _id_group(x: Any) -> str:
+    """The kind of one id: ``str``, ``int`` (ints and whole floats), ``bool``, ``bytes``, or its type name."""
+    if isinstance(x, (bool, np.bool_)):
+        return "bool"
+    if isinstance(x, (np.timedelta64, _dt.timedelta)):  # np.timedelta64 is an np.integer
+        return "duration"
+    if isinstance(x, str):
+        return "str"
+    if isinstance(x, (int, np.integer, float, np.floating)):
+        return "int"
+    if isinstance(x, (bytes, np.bytes_)):
+        return "bytes"
+    return type(x).__name__
+
+
+def _bad_float_id(arr: np.ndarray, column: str) -> None:
+    """Refuse float ids that are not whole numbers within the range where floats are exact."""
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(arr) | (np.mod(arr, 1) != 0) | (np.abs(arr) > _EXACT_FLOAT)
+    if bad.any():
+        row = first_bad(bad)
+        x = float(arr[row])
+        why = ("is not a whole number" if np.isfinite(x) and x % 1 else
+               "is beyond 2**53, where floats cannot hold every integer (distinct ids may already "
+               "have merged)" if np.isfinite(x) else "is infinite")
+        raise DataValidationError(
+            f"column {column!r}: id {x!r} at row {row} {why}; ids must be integers or strings: "
+            "read the column as int64 or str (not float), e.g. pandas dtype={...: str}."
+        )
+
+
+def _int_ids_from_python(values: list[Any], column: str) -> np.ndarray:
+    """Python/numpy ints and whole floats -> int64, refusing anything outside int64."""
+    out = np.empty(len(values), dtype=np.int64)
+    for row, x in enumerate(values):
+        if isinstance(x, (float, np.floating)):
+            try:
+                _bad_float_id(np.asarray([x], dtype=np.float64), column)
+            except DataValidationError as err:
+                raise DataValidationError(str(err).replace(" at row 0 ", f" at row {row} ")) from None
+        v = int(x)
+        if not _INT64_MIN <= v <= _INT64_MAX:
+            raise DataValidationError(
+                f"column {column!r}: id {v} at row {row} does not fit in int64; pass such ids as "
+                "strings (str(x)) so that they stay exact."
+            )
+        out[row] = v
+    return out
+
+
+def _str_ids(values: list[Any], column: str) -> np.ndarray:
+    if not any(x.endswith("\x00") for x in values):
+        return np.asarray(values, dtype=str) if values else np.zeros(0, dtype=str)
+    for row, x in enumerate(values):
+        if x.endswith("\x00"):
+            raise DataValidationError(
+                f"column {column!r}: id {x!r} at row {row} ends with a NUL character, which numpy "
+                "strips (it would merge with the id without it); remove the NUL characters."
+            )
+    return np.asarray([str(x) for x in values], dtype=str) if values else np.zeros(0, dtype=str)
+
+
+def _decode_bytes_ids(values: list[Any], column: str) -> list[str]:
+    out = []
+    for row, x in enumerate(values):
+        try:
+            out.append(bytes(x).decode("utf-8"))
+        except UnicodeDecodeError:
+            raise DataTypeError(
+                f"column {column!r}: id {x!r} at row {row} is bytes that are not UTF-8 text; "
+                "decode the column to str yourself (ids must be integers or strings)."
+            ) from None
+    return out
+
+
+def _object_ids(arr: np.ndarray, column: str) -> np.ndarray:
+    """Ids held as Python objects (a list, an object array): one type per column, kept exactly."""
+    values = arr.tolist()
+    types = set(map(type, values))
+    if types == {int}:  # fast path: plain Python ints
+        fast = np.asarray(values)
+        if fast.dtype == np.int64:
+            return fast
+    elif types == {str}:
+        return _str_ids(values, column)
+    groups = [_id_group(x) for x in values]
+    kinds = set(groups)
+    for bad in ("bool",):
+        if bad in kinds:
+            row = groups.index(bad)
+            raise DataTypeError(
+                f"column {column!r}: boolean id {values[row]!r} at row {row}; ids must be integers "
+                "or strings (True would merge with 1): convert the column with astype(int) or astype(str)."
+            )
+    other = kinds - {"str", "int", "bytes"}
+    if other:
+        row = next(j for j, g in enumerate(groups) if g in other)
+        raise DataTypeError(
+            f"column {column!r}: id {values[row]!r} of type {groups[row]} at row {row}; ids must be "
+            "integers or strings: convert the column with str() (or to integer codes)."
+        )
+    if len(kinds) > 1:
+        counts = {k: groups.count(k) for k in kinds}
+        minority = min(sorted(kinds), key=lambda k: counts[k])
+        majority = max(sorted(kinds), key=lambda k: counts[k])
+        row = groups.index(minority)
+        raise DataTypeError(
+            f"column {column!r} mixes {majority} and {minority} ids: row {row} holds "
+            f"{values[row]!r} ({minority}) while {counts[majority]} rows hold {majority} ids, so "
+            f"1 and '1' would be different ids or silently merge; {_ID_FIX}."
+        )
+    kind = kinds.pop() if kinds else "str"
+    if kind == "int":
+        return _int_ids_from_python(values, column)
+    if kind == "bytes":
+        values = _decode_bytes_ids(values, column)
+    return _str_ids(values, column)
+
+
 def normalize_ids(values: Any, column: str) -> np.ndarray:
-    """Ids as a clean numpy array: int64 for integers, str for text, object otherwise."""
-    arr = as_1d(values, column)
+    """Ids as an exact numpy array: int64 for integers, ``str`` for text; nothing else.
+
+    Ids never change meaning: a column mixing ``int`` and ``str`` ids (``1`` and ``"1"``),
+    booleans, floats that are not whole numbers or lie beyond 2**53, integers outside int64
+    (including ``uint64`` above 2**63 - 1) and bytes that are not UTF-8 are refused with an
+    error naming the column, the row and the fix. Lists and tuples are read element by
+    element, so numpy's silent coercion of ``[1, "1"]`` to strings never happens.
+    """
+    arr = _object_array(values) if isinstance(values, (list, tuple)) else as_1d(values, column)
+    if arr.ndim != 1:
+        raise DataValidationError(
+            f"column {column!r}: expected a 1-D sequence, got shape {arr.shape}; flatten it first."
+        )
     check_no_missing(arr, column)
     kind = arr.dtype.kind
-    if kind in "iu":
+    if kind == "i":
         return arr.astype(np.int64, copy=False)
-    if kind == "b":
+    if kind == "u":
+        if arr.dtype.itemsize == 8 and len(arr) and (arr > np.uint64(_INT64_MAX)).any():
+            row = first_bad(arr > np.uint64(_INT64_MAX))
+            raise DataValidationError(
+                f"column {column!r}: id {int(arr[row])} at row {row} is above the int64 range "
+                "(2**63 - 1); pass such ids as strings (astype(str)) so that they stay exact."
+            )
         return arr.astype(np.int64)
+    if kind == "b":
+        raise DataTypeError(
+            f"column {column!r}: boolean ids; ids must be integers or strings (True would merge "
+            "with 1): convert the column with astype(int) or astype(str)."
+        )
     if kind == "f":
-        if np.all(np.mod(arr, 1) == 0):
-            return arr.astype(np.int64)
-        return arr.astype(np.float64, copy=False)
+        _bad_float_id(arr, column)
+        return arr.astype(np.int64)
     if kind == "U":
         return arr
     if kind == "S":
-        return arr.astype(str)
+        return _str_ids(_decode_bytes_ids(arr.tolist(), column), column)
     if kind == "O":
-        if len(arr) and all(isinstance(x, str) for x in arr):
-            return arr.astype(str)
-        if len(arr) and all(isinstance(x, (int, np.integer)) and not isinstance(x, bool) for x in arr):
-            return arr.astype(np.int64)
-        return arr
+        return _object_ids(arr, column)
     raise DataTypeError(
         f"column {column!r}: ids of dtype {arr.dtype} are not supported; use integers or strings."
     )
 
 
+_TIME_FIX = (
+    "convert the whole column to one kind first: all datetimes (numpy datetime64, datetime, "
+    "pd.Timestamp, ISO-8601 strings) or all numbers"
+)
+
+
+def _datetime64_to_seconds(arr: np.ndarray, column: str, row0: int = 0) -> np.ndarray:
+    """``datetime64`` of any unit -> float seconds since the epoch, refusing values out of range.
+
+    Nothing goes through ``datetime64[ns]`` (which wraps around after 2262): units finer than
+    a microsecond are first narrowed to microseconds (cannot overflow), coarser ones are
+    range-checked in their own unit before they are widened.
+    """
+    nat = np.isnat(arr)
+    if nat.any():
+        raise DataValidationError(
+            f"column {column!r}: missing time (NaT) at row {row0 + first_bad(nat)}; every event "
+            "needs a time: drop or fill those rows."
+        )
+    unit, _ = np.datetime_data(arr.dtype)
+    if unit not in ("ns", "ps", "fs", "as"):
+        lo, hi = _DT_MIN.astype(arr.dtype), _DT_MAX.astype(arr.dtype)
+        bad = (arr < lo) | (arr > hi)
+        if bad.any():
+            row = first_bad(bad)
+            raise DataValidationError(
+                f"column {column!r}: datetime {arr[row]} at row {row0 + row} is outside the "
+                "supported range 0001-01-01 .. 9999-12-31T23:59:59.999999; fix or drop that row "
+                "(a far-future end such as 9999-12-31 is fine)."
+            )
+    us = arr.astype("datetime64[us]").view(np.int64)
+    return us.astype(np.float64) / 1e6
+
+
+def _numbers_to_seconds(arr: np.ndarray, column: str, row0: int = 0) -> np.ndarray:
+    """Numeric times as float64, refusing NaN, inf, booleans and magnitudes beyond 2**53."""
+    if arr.dtype.kind == "b":
+        raise DataTypeError(
+            f"column {column!r}: boolean times; pass numbers (any unit) or datetimes."
+        )
+    if arr.dtype.kind in "iu":
+        big = (arr > _EXACT_FLOAT) if arr.dtype.kind == "u" else (arr > _EXACT_FLOAT) | (arr < -_EXACT_FLOAT)
+        out = arr.astype(np.float64)
+    else:
+        out = arr.astype(np.float64)
+        big = np.zeros(len(out), dtype=bool)
+    if np.isnan(out).any():
+        raise DataValidationError(
+            f"column {column!r}: NaN time at row {row0 + first_bad(np.isnan(out))}; every event "
+            "needs a time: drop or fill those rows."
+        )
+    if np.isinf(out).any():
+        raise DataValidationError(
+            f"column {column!r}: infinite time at row {row0 + first_bad(np.isinf(out))}; fix or "
+            "drop that row."
+        )
+    big |= np.abs(out) > _EXACT_FLOAT
+    if big.any():
+        row = first_bad(big)
+        raise DataValidationError(
+            f"column {column!r}: time {arr[row]!r} at row {row0 + row} is beyond +-2**53, where "
+            "float64 seconds lose precision (distinct times would merge); use a coarser unit "
+            "(seconds rather than nanoseconds) or pass datetime64 values."
+        )
+    return out
+
+
+def _parse_iso(text: str) -> np.datetime64 | None:
+    """An ISO-8601 string as ``datetime64[us]`` in UTC (naive = UTC), or ``None``."""
+    try:
+        value = _dt.datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return _datetime_to_dt64(value)
+
+
+def _datetime_to_dt64(value: Any) -> np.datetime64:
+    """A ``datetime``/``date``/``pd.Timestamp``/``datetime64`` as ``datetime64`` (UTC, naive)."""
+    if isinstance(value, np.datetime64):
+        return value
+    if isinstance(value, _dt.datetime):
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            value = value.astimezone(_dt.timezone.utc)
+        value = value.replace(tzinfo=None)
+        if hasattr(value, "to_datetime64"):  # pd.Timestamp: keep its nanoseconds
+            return np.datetime64(value.to_datetime64())
+        return np.datetime64(value, "us")
+    return np.datetime64(value, "D")  # datetime.date
+
+
+def _time_kind_of(x: Any) -> str:
+    """``number``, ``datetime``, ``str`` or the name of an unsupported type."""
+    if isinstance(x, (bool, np.bool_)):
+        return "bool"
+    if isinstance(x, (np.timedelta64, _dt.timedelta)):  # np.timedelta64 is an np.integer
+        return "duration"
+    if isinstance(x, (numbers.Real, np.integer, np.floating)):
+        return "number"
+    if isinstance(x, (_dt.date, np.datetime64)):
+        return "datetime"
+    if isinstance(x, str):
+        return "str"
+    return type(x).__name__
+
+
+def _object_times(arr: np.ndarray, column: str) -> tuple[np.ndarray, TimeKind]:
+    """Times held as Python objects or strings: one kind per column (all numbers or all datetimes)."""
+    values = arr.tolist()
+    kinds = []
+    parsed: list[Any] = []
+    for row, x in enumerate(values):
+        kind = _time_kind_of(x)
+        if kind == "str":
+            try:
+                parsed.append(float(x))
+                kind = "number"
+            except ValueError:
+                d = _parse_iso(x)
+                if d is None:
+                    raise DataTypeError(
+                        f"column {column!r}: {x!r} at row {row} is neither a number nor an "
+                        "ISO-8601 datetime; pass numbers, datetime64, datetime objects or ISO "
+                        "strings such as '2024-06-03T20:00:00Z'."
+                    ) from None
+                parsed.append(d)
+                kind = "datetime"
+        elif kind == "number":
+            parsed.append(x)
+        elif kind == "datetime":
+            parsed.append(_datetime_to_dt64(x))
+        elif kind == "duration":
+            raise DataTypeError(
+                f"column {column!r}: {x!r} at row {row} is a duration, not a point in time; "
+                "pass datetimes or numbers."
+            )
+        else:
+            raise DataTypeError(
+                f"column {column!r}: {x!r} ({kind}) at row {row} is not a time; pass numbers, "
+                "datetime64, datetime objects or ISO-8601 strings."
+            )
+        kinds.append(kind)
+    if len(set(kinds)) > 1:
+        n_num = kinds.count("number")
+        minority = "number" if n_num <= len(kinds) - n_num else "datetime"
+        row = kinds.index(minority)
+        raise DataTypeError(
+            f"column {column!r} mixes numbers and datetimes: row {row} holds {values[row]!r} "
+            f"(a {minority}) while most rows hold {'datetimes' if minority == 'number' else 'numbers'}; "
+            f"{_TIME_FIX}."
+        )
+    if kinds and kinds[0] == "datetime":
+        out = np.empty(len(parsed), dtype=np.float64)
+        for row, d in enumerate(parsed):
+            out[row] = _datetime64_to_seconds(np.asarray([d]), column, row)[0]
+        return out, "datetime"
+    nums = np.empty(len(parsed), dtype=np.float64)
+    for row, x in enumerate(parsed):
+        if isinstance(x, (int, np.integer)) and abs(int(x)) > _EXACT_FLOAT:
+            raise DataValidationError(
+                f"column {column!r}: time {x!r} at row {row} is beyond +-2**53, where float64 "
+                "seconds lose precision (distinct times would merge); use a coarser unit "
+                "(seconds rather than nanoseconds) or pass datetime64 values."
+            )
+        try:
+            nums[row] = float(x)
+        except OverflowError:
+            nums[row] = np.inf
+    return _numbers_to_seconds(nums, column), "numeric"
+
+
+def _str_times(arr: np.ndarray, column: str) -> tuple[np.ndarray, TimeKind]:
+    """A column of strings: numbers if every string is one, else ISO-8601 datetimes."""
+    try:
+        return _numbers_to_seconds(arr.astype(np.float64), column), "numeric"
+    except ValueError as err:
+        if isinstance(err, DataValidationError):
+            raise
+    # fast path: numpy parses plain ISO strings (no time zone: numpy would warn and guess)
+    if not np.isin(arr, ["now", "today"]).any():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                parsed = np.asarray(arr, dtype="datetime64")
+        except (ValueError, TypeError, UserWarning, DeprecationWarning, OverflowError):
+            parsed = None
+        if parsed is not None and not np.isnat(parsed).any():
+            return _datetime64_to_seconds(parsed, column), "datetime"
+    return _object_times(arr.astype(object), column)
+
+
+def _pandas_tz_to_utc(values: Any) -> Any:
+    """A time-zone-aware pandas Series / Index as naive UTC (vectorised; no Python loop)."""
+    if getattr(getattr(values, "dtype", None), "tz", None) is None:
+        return values
+    if hasattr(values, "dt"):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values.tz_convert("UTC").tz_localize(None)
+
+
 def as_times(values: Any, column: str, n: int | None = None) -> tuple[np.ndarray, TimeKind]:
     """Times as float64 seconds, and whether they came as datetimes or numbers.
 
-    Datetimes (numpy ``datetime64``, pandas timestamps, ISO strings) become seconds since
-    the Unix epoch; numbers are kept as they are (any unit: steps, seconds, days).
+    Accepted: numbers of any unit (kept as they are; magnitudes up to 2**53), ``datetime64``
+    of any unit, ``datetime``/``date``/``pd.Timestamp`` objects and ISO-8601 strings.
+    Datetimes become seconds since the Unix epoch in UTC: time-zone-aware values are
+    converted to UTC, naive ones are taken as UTC. Datetimes must lie in years 1..9999
+    (``9999-12-31`` as a far-future end is fine). A column must hold one kind: numbers and
+    datetimes mixed are refused, as are NaN/NaT/None, infinities, booleans and durations.
     """
-    arr = as_1d(values, column)
+    values = _pandas_tz_to_utc(values)
+    arr = _object_array(values) if isinstance(values, (list, tuple)) else as_1d(values, column)
+    if arr.ndim != 1:
+        raise DataValidationError(
+            f"column {column!r}: expected a 1-D sequence, got shape {arr.shape}; flatten it first."
+        )
     if n is not None and len(arr) != n:
         raise DataValidationError(
             f"column {column!r} has {len(arr)} rows but the other columns have {n}; "
@@ -121,59 +501,94 @@ def as_times(values: Any, column: str, n: int | None = None) -> tuple[np.ndarray
                 f"column {column!r}: missing time (None/NaN/NaT) at row {first_bad(miss)}; "
                 "every event needs a time: drop or fill those rows."
             )
-        try:
-            arr = arr.astype(np.float64)
-            kind = "f"
-        except (TypeError, ValueError):
+        if kind == "S":
             try:
-                arr = np.asarray(arr, dtype="datetime64[ns]")
-                kind = "M"
-            except (TypeError, ValueError) as err:
-                raise DataTypeError(
-                    f"column {column!r}: values such as {arr[0]!r} are neither numbers nor "
-                    "datetimes; pass numbers, numpy datetime64 or ISO-8601 strings."
-                ) from err
+                arr = arr.astype(str)
+            except UnicodeDecodeError:
+                raise DataTypeError(f"column {column!r}: bytes that are not text; decode them to str.") from None
+            kind = "U"
+        if kind == "U":
+            return _str_times(arr, column)
+        types = set(map(type, arr.tolist()))
+        if types == {float}:  # fast paths: plain Python numbers
+            return _numbers_to_seconds(arr.astype(np.float64), column), "numeric"
+        if types == {int}:
+            ints = np.asarray(arr.tolist())
+            if ints.dtype == np.int64:
+                return _numbers_to_seconds(ints, column), "numeric"
+        return _object_times(arr, column)
     if kind == "M":
-        if np.isnat(arr).any():
-            row = first_bad(np.isnat(arr))
-            raise DataValidationError(
-                f"column {column!r}: missing time (NaT) at row {row}; drop or fill those rows."
-            )
-        ns = arr.astype("datetime64[ns]").astype(np.int64)
-        return ns.astype(np.float64) / 1e9, "datetime"
+        return _datetime64_to_seconds(arr, column), "datetime"
     if kind in "iufb":
-        out = arr.astype(np.float64)
-        if np.isnan(out).any():
-            row = first_bad(np.isnan(out))
-            raise DataValidationError(
-                f"column {column!r}: NaN time at row {row}; every event needs a time: "
-                "drop or fill those rows."
-            )
-        if np.isinf(out).any():
-            row = first_bad(np.isinf(out))
-            raise DataValidationError(f"column {column!r}: infinite time at row {row}.")
-        return out, "numeric"
+        return _numbers_to_seconds(arr, column), "numeric"
+    if kind == "m":
+        raise DataTypeError(
+            f"column {column!r}: durations (timedelta64), not points in time; pass datetimes or numbers."
+        )
     raise DataTypeError(
         f"column {column!r}: dtype {arr.dtype} is not a time; pass numbers or datetime64."
     )
 
 
+def parse_time_query(t: Any, name: str = "at") -> tuple[np.ndarray, TimeKind]:
+    """A query time (one value or a sequence) as float seconds, with its kind.
+
+    Every form a data column accepts works here, one value or many: numbers, numpy numbers,
+    ``datetime64`` of any unit, ``datetime``, ``date``, ``pd.Timestamp`` (time-zone-aware
+    ones are converted to UTC), ISO-8601 strings, lists, arrays and pandas/polars Series.
+    """
+    if t is None:
+        raise DataValidationError(f"{name}: got None; pass a time (number or datetime).")
+    if isinstance(t, (_dt.timedelta, np.timedelta64)):
+        raise DataTypeError(f"{name} must be a point in time, not a duration ({t!r}).")
+    if is_scalar(t):
+        if isinstance(t, np.ndarray):
+            t = t.reshape(1)
+        else:
+            t = [t]
+    return as_times(t, name)
+
+
+def check_time_kind(kind: TimeKind, expected: TimeKind | None, name: str, against: str) -> None:
+    """Refuse a query time of the wrong kind (a datetime against numeric times, or the reverse).
+
+    ``expected`` is the ``time_kind`` of the data/model/schedule (``None``: unknown, no check).
+    Row-order times (``"order"``) take numbers (row positions).
+    """
+    if expected is None:
+        return
+    want = "datetime" if expected == "datetime" else "numeric"
+    if kind != want:
+        if want == "datetime":
+            fix = ("pass a datetime (datetime64, datetime, pd.Timestamp or an ISO string); a "
+                   "number from .time is seconds since the epoch: np.datetime64(int(t * 1e6), 'us')")
+        else:
+            fix = "pass a number in the same unit as those times"
+        raise DataTypeError(
+            f"{name}: got a {kind} time but {against} has {want} times; {fix}."
+        )
+
+
 def as_time_query(t: Any) -> np.ndarray:
-    """A query time (scalar or array; number, datetime64, datetime, ISO string) as float seconds."""
-    if isinstance(t, (np.ndarray, list, tuple)) or hasattr(t, "to_numpy"):
-        return as_times(t, "at")[0]
-    if hasattr(t, "timestamp") and not isinstance(t, np.datetime64):  # datetime / Timestamp
-        return np.asarray([np.datetime64(t, "ns")], dtype="datetime64[ns]").astype(np.int64) / 1e9
-    return as_times([t], "at")[0]
+    """A query time (scalar or array; any accepted form) as float seconds, without a kind check."""
+    return parse_time_query(t)[0]
 
 
-def time_window_mask(time: np.ndarray, start: Any = None, end: Any = None) -> np.ndarray:
-    """``start <= time < end`` as a boolean mask (either bound may be ``None``)."""
+def time_window_mask(time: np.ndarray, start: Any = None, end: Any = None,
+                     kind: TimeKind | None = None) -> np.ndarray:
+    """``start <= time < end`` as a boolean mask (either bound may be ``None``).
+
+    With ``kind`` (the data's ``time_kind``), a bound of the other kind is refused.
+    """
     mask = np.ones(len(time), dtype=bool)
-    if start is not None:
-        mask &= time >= as_time_query(start)[0]
-    if end is not None:
-        mask &= time < as_time_query(end)[0]
+    for bound, name in ((start, "start"), (end, "end")):
+        if bound is None:
+            continue
+        value, got = parse_time_query(bound, name)
+        if len(value) != 1:
+            raise DataValidationError(f"{name}: expected one time, got {len(value)}.")
+        check_time_kind(got, kind, name, "the data")
+        mask &= (time >= value[0]) if name == "start" else (time < value[0])
     return mask
 
 
@@ -205,6 +620,28 @@ def as_weights(values: Any, column: str, n: int) -> np.ndarray:
             "drop the row."
         )
     return out
+
+
+def check_nonnegative_weights(weight: np.ndarray | None, who: str, why: str) -> None:
+    """Refuse negative (or non-finite) weights for a model that sums them as amounts.
+
+    One check shared by every model that needs ``weight >= 0`` (``ALS``, ``Popularity`` with
+    ``weighting="sum"``), so they refuse the same rows with the same message.
+
+    Args:
+        weight: The ``weight`` column (``None``: no column, nothing to check).
+        who: The caller, e.g. ``"ALS"``.
+        why: What the weights are used for, e.g. ``"confidence 1 + alpha * r"``.
+    """
+    if weight is None:
+        return
+    bad = ~np.isfinite(weight) | (weight < 0)
+    if bad.any():
+        row = first_bad(bad)
+        raise DataValidationError(
+            f"column 'weight': {who} needs finite weights >= 0 ({why}), got {float(weight[row])!r} at "
+            f"row {row}; drop or clip such rows, or use weighting='count'."
+        )
 
 
 def _is_number(x: Any) -> bool:

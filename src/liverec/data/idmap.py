@@ -8,14 +8,33 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataTypeError, DataValidationError, UnknownIdError
-from ._columns import as_1d, normalize_ids
+from ._columns import as_1d, is_scalar, normalize_ids
+
+
+def _normalize_or_empty(ids: Any, name: str) -> np.ndarray:
+    """``normalize_ids``, but an empty sequence gives an empty array (a map with no ids yet)."""
+    if isinstance(ids, (list, tuple)) and len(ids) == 0:
+        return np.zeros(0, dtype=np.int64)
+    arr = ids if isinstance(ids, (list, tuple)) else as_1d(ids, name)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    return normalize_ids(ids, name)
+
+
+def _kind_name(arr: np.ndarray) -> str:
+    return "str" if arr.dtype.kind == "U" else "int"
 
 
 class IdMap:
-    """A bijection between external ids (any hashable scalars) and codes ``0..n-1``.
+    """A bijection between external ids (integers or strings) and codes ``0..n-1``.
 
     Codes follow the order of ``ids``. Lookups are vectorised (binary search over a sorted
     copy), so mapping a million ids takes milliseconds.
+
+    A map holds one id type, int64 or str (see :func:`~liverec.data._columns.normalize_ids`:
+    mixed types, booleans and ids that cannot be held exactly are refused), and a lookup
+    never converts between them: in a map of ints, ``"1"`` is unknown, not the code of ``1``
+    (whole floats such as ``1.0`` do match ``1``, as they do in Python).
 
     Args:
         ids: The distinct external ids, in code order.
@@ -34,7 +53,7 @@ class IdMap:
     __slots__ = ("_ids", "name", "_sorted", "_order", "_dict")
 
     def __init__(self, ids: Any, name: str = "id") -> None:
-        arr = normalize_ids(ids, name) if len(as_1d(ids, name)) else as_1d(ids, name)
+        arr = _normalize_or_empty(ids, name)
         self._ids: np.ndarray = arr
         self.name = name
         self._build_index()
@@ -46,20 +65,11 @@ class IdMap:
 
     def _build_index(self) -> None:
         self._dict: dict[Any, int] | None = None
-        try:
-            if self._ids.dtype == object:
-                raise TypeError
-            order = np.argsort(self._ids, kind="stable")
-            self._order = order
-            self._sorted = self._ids[order]
-        except TypeError:  # mixed types that numpy cannot order: fall back to a dict
-            self._order = np.zeros(0, dtype=np.int64)
-            self._sorted = self._ids
-            self._dict = {x: i for i, x in enumerate(self._ids.tolist())}
+        order = np.argsort(self._ids, kind="stable")
+        self._order = order
+        self._sorted = self._ids[order]
 
     def _has_duplicates(self) -> bool:
-        if self._dict is not None:
-            return len(self._dict) != len(self._ids)
         return bool(len(self._sorted) > 1 and (self._sorted[1:] == self._sorted[:-1]).any())
 
     @classmethod
@@ -72,17 +82,7 @@ class IdMap:
             ([10, 30], [1, 0, 1])
         """
         arr = normalize_ids(values, name)
-        try:
-            if arr.dtype == object:
-                raise TypeError
-            uniq, codes = np.unique(arr, return_inverse=True)
-        except TypeError:
-            lookup: dict[Any, int] = {}
-            codes = np.fromiter(
-                (lookup.setdefault(x, len(lookup)) for x in arr.tolist()), dtype=np.int64, count=len(arr)
-            )
-            uniq = np.empty(len(lookup), dtype=object)
-            uniq[:] = list(lookup)
+        uniq, codes = np.unique(arr, return_inverse=True)
         out = cls.__new__(cls)
         out._ids, out.name = uniq, name
         out._build_index()
@@ -130,45 +130,76 @@ class IdMap:
         """
         if missing not in ("raise", "ignore"):
             raise ValueError(f"missing must be 'raise' or 'ignore', got {missing!r}.")
-        if np.isscalar(ids) or ids is None or isinstance(ids, (str, bytes)):
+        if is_scalar(ids):
             ids = [ids]
-        q = np.asarray(ids.to_numpy() if hasattr(ids, "to_numpy") else ids)
+        if isinstance(ids, (list, tuple)):
+            q = np.empty(len(ids), dtype=object)
+            for j, x in enumerate(ids):
+                q[j] = x
+        else:
+            q = np.asarray(ids.to_numpy() if hasattr(ids, "to_numpy") else ids)
         if q.ndim != 1:
             q = q.reshape(-1)
         if len(q) == 0:
             return np.zeros(0, dtype=np.int64)
-        if self._dict is not None or q.dtype == object:
-            lookup = self._dict if self._dict is not None else {
-                x: i for i, x in enumerate(self._ids.tolist())
-            }
-            out = np.fromiter((lookup.get(x, -1) for x in q.tolist()), dtype=np.int64, count=len(q))
-        else:
-            out = self._search(q)
+        out = self._lookup_objects(q) if q.dtype == object else self._search(q)
         if missing == "raise" and (out < 0).any():
-            bad = q[int(np.flatnonzero(out < 0)[0])].item() if q.dtype != object else q[int(np.flatnonzero(out < 0)[0])]
+            bad = q[int(np.flatnonzero(out < 0)[0])]
+            bad = bad.item() if isinstance(bad, np.generic) else bad
             raise UnknownIdError(
                 f"unknown {self.name} id {bad!r} ({int((out < 0).sum())} unknown in all); "
                 f"it was not in the data this map was built from."
             )
         return out
 
+    def _lookup_objects(self, q: np.ndarray) -> np.ndarray:
+        """Codes of ids held as Python objects: each id matches only ids of its own type."""
+        if self._dict is None:
+            self._dict = {x: i for i, x in enumerate(self._ids.tolist())}
+        lookup, text = self._dict, self._ids.dtype.kind == "U"
+
+        def code(x: Any) -> int:
+            if isinstance(x, (bool, np.bool_)):
+                return -1
+            if text:
+                if isinstance(x, (bytes, np.bytes_)):  # bytes ids are stored decoded (UTF-8)
+                    try:
+                        x = bytes(x).decode("utf-8")
+                    except UnicodeDecodeError:
+                        return -1
+                return lookup.get(str(x), -1) if isinstance(x, str) else -1
+            if isinstance(x, (int, np.integer)):
+                return lookup.get(int(x), -1)
+            if isinstance(x, (float, np.floating)) and np.isfinite(x) and float(x) % 1 == 0:
+                return lookup.get(int(x), -1)
+            return -1
+
+        return np.fromiter((code(x) for x in q.tolist()), dtype=np.int64, count=len(q))
+
     def _search(self, q: np.ndarray) -> np.ndarray:
         n = len(self._sorted)
+        miss = np.full(len(q), -1, dtype=np.int64)
         if n == 0:
-            return np.full(len(q), -1, dtype=np.int64)
-        if q.dtype.kind in "iuf" and self._sorted.dtype.kind in "iuf":
-            pass
-        elif q.dtype.kind != self._sorted.dtype.kind:
-            if q.dtype.kind in "US" and self._sorted.dtype.kind in "US":
-                q = q.astype(str)
-            else:
-                return np.full(len(q), -1, dtype=np.int64)
-        try:
-            pos = np.searchsorted(self._sorted, q)
-        except TypeError:
-            return np.full(len(q), -1, dtype=np.int64)
+            return miss
+        mine, theirs = self._sorted.dtype.kind, q.dtype.kind
+        valid = np.ones(len(q), dtype=bool)
+        if mine == "U":
+            if theirs == "S":  # bytes ids are stored decoded (UTF-8)
+                return self._lookup_objects(q.astype(object))
+            if theirs != "U":  # never match ints, datetimes, ... against text ids
+                return miss
+        elif theirs == "u":
+            valid = q <= np.uint64(2**63 - 1)
+            q = np.where(valid, q, 0).astype(np.int64)
+        elif theirs == "f":
+            with np.errstate(invalid="ignore"):
+                valid = np.isfinite(q) & (np.mod(q, 1) == 0) & (q >= -(2.0**63)) & (q < 2.0**63)
+            q = np.where(valid, q, 0).astype(np.int64)
+        elif theirs != "i":  # bool, str, datetime, ...: never a code of an int id
+            return miss
+        pos = np.searchsorted(self._sorted, q)
         pos_c = np.minimum(pos, n - 1)
-        hit = (pos < n) & (self._sorted[pos_c] == q)
+        hit = valid & (pos < n) & (self._sorted[pos_c] == q)
         return np.where(hit, self._order[pos_c], -1).astype(np.int64)
 
     def extend(self, ids: Any) -> IdMap:
@@ -178,23 +209,23 @@ class IdMap:
             >>> IdMap([5, 7]).extend([7, 9, 9]).ids.tolist()
             [5, 7, 9]
         """
-        arr = normalize_ids(ids, self.name) if len(as_1d(ids, self.name)) else as_1d(ids, self.name)
+        arr = _normalize_or_empty(ids, self.name)
         if len(arr) == 0:
             return self
+        if len(self._ids) and arr.dtype.kind != self._ids.dtype.kind:
+            raise DataTypeError(
+                f"IdMap({self.name!r}).extend: the map holds {_kind_name(self._ids)} ids but the new "
+                f"ids are {_kind_name(arr)} (first: {arr[0].item()!r} at row 0); 1 and '1' would be "
+                f"different {self.name}s: convert the new ids to {_kind_name(self._ids)}, or rebuild "
+                "all the data with one id type."
+            )
         new = arr[self.codes(arr, missing="ignore") < 0]
         if len(new) == 0:
             return self
         # keep first-appearance order of the new ids
-        _, first = np.unique(new, return_index=True) if new.dtype != object else (
-            None, np.array(sorted({x: i for i, x in reversed(list(enumerate(new.tolist())))}.values()))
-        )
+        _, first = np.unique(new, return_index=True)
         new = new[np.sort(first)]
-        try:
-            merged = np.concatenate([self._ids, new])
-        except TypeError as err:  # pragma: no cover
-            raise DataTypeError(f"cannot mix {self.name} ids of dtype {self._ids.dtype} and {new.dtype}") from err
-        if merged.dtype.kind != self._ids.dtype.kind and len(self._ids):
-            merged = np.concatenate([self._ids.astype(object), new.astype(object)])
+        merged = np.concatenate([self._ids, new]) if len(self._ids) else new
         out = IdMap.__new__(IdMap)
         out._ids, out.name = merged, self.name
         out._build_index()

@@ -16,6 +16,7 @@ from ._columns import (
     as_weights,
     check_lengths,
     check_no_missing,
+    normalize_ids,
     seconds_to_datetime,
     time_window_mask,
 )
@@ -30,18 +31,45 @@ DEFAULT_EVENT_WEIGHTS: dict[str, float] = {
 }
 
 
+def _frame_columns(frame: Any) -> list[Any] | None:
+    """The column names of a pandas/polars DataFrame, a mapping or a record array (else ``None``).
+
+    Only generic protocols are used (``keys()``, ``.columns``, ``dtype.names``), so any
+    DataFrame library works and pandas is never needed.
+    """
+    if isinstance(frame, Mapping):
+        return list(frame.keys())
+    names = getattr(getattr(frame, "dtype", None), "names", None)
+    if names:
+        return list(names)
+    cols = getattr(frame, "columns", None)
+    if cols is not None and not callable(cols):
+        try:
+            return list(cols)
+        except TypeError:
+            return None
+    return None
+
+
 def _get_column(frame: Any, name: str | None, role: str, required: bool) -> Any:
     if name is None:
         return None
-    try:
-        return frame[name]
-    except (KeyError, IndexError, TypeError):
+    cols = _frame_columns(frame)
+    if cols is not None and name not in cols:
         if not required:
             return None
-        cols = list(frame.keys()) if hasattr(frame, "keys") else list(getattr(frame, "columns", []))
         raise DataValidationError(
             f"the {role} column {name!r} is not in the data (columns: {cols}); pass "
             f"{role}=<column name>."
+        )
+    try:
+        return frame[name]
+    except Exception:  # any frame library's own "no such column" error
+        if not required:
+            return None
+        raise DataValidationError(
+            f"the {role} column {name!r} cannot be read from a {type(frame).__name__}; pass a "
+            f"pandas or polars DataFrame or a mapping of column name -> values, and {role}=<column name>."
         ) from None
 
 
@@ -131,11 +159,9 @@ class Interactions:
                 unknown event names.
             DataTypeError: non-numeric weights, times that are neither numbers nor dates.
         """
-        u = as_1d(user, "user")
-        i = as_1d(item, "item")
+        u = normalize_ids(user, "user")
+        i = normalize_ids(item, "item")
         n = check_lengths({"user": u, "item": i})
-        check_no_missing(u, "user")
-        check_no_missing(i, "item")
         if time is None:
             t, kind = np.arange(n, dtype=np.float64), "order"
         else:
@@ -169,11 +195,11 @@ class Interactions:
         *,
         event_types: Sequence[str] | None = None,
     ) -> Interactions:
-        """Build from a pandas DataFrame or any mapping of column name -> sequence.
+        """Build from a pandas or polars DataFrame or any mapping of column name -> sequence.
 
-        pandas is never imported: anything indexable by column name works. ``time``,
-        ``event`` and ``weight`` columns are used when present (set them to ``None`` to
-        ignore a column that exists).
+        Neither pandas nor polars is imported: anything indexable by column name works. The
+        ``time``, ``event`` and ``weight`` columns are used when present (set them to ``None``
+        to ignore a column that exists).
 
         Examples:
             >>> X = Interactions.from_frame({"user": [1, 2], "item": ["a", "b"], "time": [5, 6]})
@@ -190,11 +216,152 @@ class Interactions:
         )
 
     @classmethod
-    def read_csv(cls, path: str, **columns: Any) -> Interactions:
-        """Read a CSV file with a header row; keyword arguments as in :meth:`from_frame`."""
-        from .io import read_csv_columns
+    def from_csr(
+        cls,
+        matrix: Any,
+        users: Any = None,
+        items: Any = None,
+        *,
+        values: str = "weight",
+        event_types: Sequence[str] | None = None,
+    ) -> Interactions:
+        """Build from a user x item sparse matrix, as ``implicit`` users hold their data.
 
-        return cls.from_frame(read_csv_columns(path), **columns)
+        Every stored entry ``(u, i)`` becomes events of user ``users[u]`` on item ``items[i]``,
+        in row-major order; there are no times (``time_kind == "order"``: the row order).
+
+        Args:
+            matrix: Any ``scipy.sparse`` matrix or array (CSR, CSC, COO, ...), shape
+                ``(n_users, n_items)``. Duplicate entries are summed (scipy's convention).
+            users: External ids of the rows (default ``0..n_users-1``), or an :class:`IdMap`.
+                Every row keeps its id, with or without entries, so ``to_csr()`` gives back the
+                same shape.
+            items: External ids of the columns (default ``0..n_items-1``), or an :class:`IdMap`.
+            values: What a stored value means: ``"weight"`` (default: one event per entry, the
+                value becomes its ``weight``, e.g. watch seconds or a confidence), ``"count"``
+                (the value is a number of events: whole numbers >= 1, repeated as rows, no weight
+                column) or ``"binary"`` (one event per entry, no weight column).
+            event_types: Passed on (there is no event column).
+
+        Returns:
+            The interactions; ``to_csr("sum")`` (``"count"`` for ``values="count"``) rebuilds
+            the matrix.
+
+        Raises:
+            DataTypeError: not a scipy sparse matrix, or values that are not real numbers.
+            DataValidationError: an explicitly stored zero (call ``matrix.eliminate_zeros()``
+                first if zeros mean "no interaction"), NaN or infinite values, negative or
+                fractional counts for ``values="count"``, ids of the wrong length, no entries.
+
+        Examples:
+            >>> import scipy.sparse as sp
+            >>> m = sp.csr_matrix([[0, 3.0], [1.5, 0]])
+            >>> X = Interactions.from_csr(m, users=["ann", "bob"], items=["a", "b"])
+            >>> X.to_dict()["user"].tolist(), X.to_dict()["item"].tolist(), X.weight.tolist()
+            (['ann', 'bob'], ['b', 'a'], [3.0, 1.5])
+            >>> (X.to_csr("sum") != m).nnz
+            0
+        """
+        if not sp.issparse(matrix):
+            raise DataTypeError(
+                f"from_csr expects a scipy.sparse matrix, got {type(matrix).__name__}; wrap a dense "
+                "array with scipy.sparse.csr_array(a), or use from_arrays for columns."
+            )
+        if values not in ("weight", "count", "binary"):
+            raise DataValidationError(f"values must be 'weight', 'count' or 'binary', got {values!r}.")
+        if matrix.ndim != 2:
+            raise DataValidationError(f"from_csr expects a 2-D matrix, got shape {matrix.shape}.")
+        if matrix.dtype.kind not in "biuf":
+            raise DataTypeError(
+                f"from_csr: matrix values of dtype {matrix.dtype} are not real numbers; convert "
+                "them with matrix.astype(float)."
+            )
+        m = sp.csr_matrix(matrix, dtype=np.float64, copy=True)
+        m.sum_duplicates()
+        m.sort_indices()
+        n_users, n_items = m.shape
+        rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(m.indptr))
+        cols = m.indices.astype(np.int64)
+        data = m.data
+
+        def where(mask: np.ndarray) -> str:
+            j = int(np.flatnonzero(mask)[0])
+            return f"at row {int(rows[j])}, column {int(cols[j])} (value {data[j]!r})"
+
+        if len(data) and not np.isfinite(data).all():
+            raise DataValidationError(
+                f"from_csr: NaN or infinite value {where(~np.isfinite(data))}; fix or drop it."
+            )
+        if (data == 0).any():
+            raise DataValidationError(
+                f"from_csr: an explicitly stored zero {where(data == 0)}; zeros mean no "
+                "interaction: call matrix.eliminate_zeros() first."
+            )
+        if values == "count":
+            bad = (data < 1) | (data % 1 != 0)
+            if bad.any():
+                raise DataValidationError(
+                    f"from_csr(values='count'): counts must be whole numbers >= 1, got {where(bad)}; "
+                    "use values='weight' for other values."
+                )
+            total = float(data.sum())
+            if total > 100_000_000:
+                raise DataValidationError(
+                    f"from_csr(values='count'): the counts add up to {total:.0f} events (more than "
+                    "100 million rows); use values='weight' to keep one row per entry."
+                )
+            reps = data.astype(np.int64)
+            rows, cols = np.repeat(rows, reps), np.repeat(cols, reps)
+        umap = users if isinstance(users, IdMap) else IdMap(
+            np.arange(n_users, dtype=np.int64) if users is None else users, "user")
+        imap = items if isinstance(items, IdMap) else IdMap(
+            np.arange(n_items, dtype=np.int64) if items is None else items, "item")
+        for idmap, size, role in ((umap, n_users, "users"), (imap, n_items, "items")):
+            if len(idmap) != size:
+                raise DataValidationError(
+                    f"from_csr: {role} has {len(idmap)} ids but the matrix has {size} "
+                    f"{'rows' if role == 'users' else 'columns'}; pass one id per "
+                    f"{'row' if role == 'users' else 'column'}."
+                )
+        check_lengths({"user": rows, "item": cols})
+        weight = data.copy() if values == "weight" else None
+        vocab = tuple(EVENT_TYPES if event_types is None else event_types)
+        return cls(rows, cols, np.arange(len(rows), dtype=np.float64), umap, imap, None, weight,
+                   event_types=vocab, time_kind="order")
+
+    @classmethod
+    def read_csv(cls, path: str, *, id_type: str | Mapping[str, str] = "str", delimiter: str = ",",
+                 **columns: Any) -> Interactions:
+        """Read a CSV file with a header row; keyword arguments as in :meth:`from_frame`.
+
+        Ids stay exactly as written (strings: ``007`` and ``7`` are two users) unless
+        ``id_type="int"`` (user and item ids) or ``id_type={"user": "int"}`` (one column)
+        asks for integers: then every cell must be an integer literal, or it is refused. Times are parsed as numbers when every cell is a
+        number, else as ISO-8601 datetimes; weights as numbers. Every row must have as many
+        fields as the header.
+
+        Args:
+            path: The CSV file.
+            id_type: ``"str"`` (default: ids as written), ``"int"``, or a mapping from
+                ``"user"``/``"item"`` to one of them.
+            delimiter: The field separator.
+            **columns: Column names, as in :meth:`from_frame` (``user=``, ``item=``, ...).
+
+        Examples:
+            >>> import pathlib, tempfile
+            >>> p = pathlib.Path(tempfile.mkdtemp()) / "events.csv"
+            >>> _ = p.write_text("user,item,time\\n007,a,1\\n7,a,2\\n")
+            >>> Interactions.read_csv(p).users.ids.tolist()
+            ['007', '7']
+            >>> Interactions.read_csv(p, id_type={"user": "int"}).users.ids.tolist()
+            [7]
+        """
+        from .io import convert_ids, read_csv_columns
+
+        data = read_csv_columns(path, delimiter=delimiter)
+        data = convert_ids(data, {"user": columns.get("user", "user"), "item": columns.get("item", "item")},
+                           id_type)
+        return cls.from_frame(data, **columns)
 
     @classmethod
     def read_parquet(cls, path: str, **columns: Any) -> Interactions:
@@ -387,8 +554,14 @@ class Interactions:
         )
 
     def between(self, start: Any = None, end: Any = None) -> Interactions:
-        """Events with ``start <= time < end`` (either bound may be ``None``)."""
-        return self.select(time_window_mask(self.time, start, end))
+        """Events with ``start <= time < end`` (either bound may be ``None``).
+
+        Bounds take every time form (numbers; for datetime data ``datetime64``, ``datetime``,
+        ``date``, ``pd.Timestamp``, ISO strings, time-zone-aware values in UTC) and must be of
+        the data's kind: a datetime bound on numeric times, or the reverse, raises
+        :class:`~liverec.exceptions.DataTypeError`.
+        """
+        return self.select(time_window_mask(self.time, start, end, kind=self.time_kind))
 
     def before(self, t: Any) -> Interactions:
         """Events strictly before ``t``."""
@@ -430,9 +603,15 @@ class Interactions:
             raise DataValidationError("cannot concatenate interactions with and without an event column.")
         if (self.weight is None) != (other.weight is None):
             raise DataValidationError("cannot concatenate interactions with and without a weight column.")
-        if (self.time_kind == "datetime") != (other.time_kind == "datetime"):
-            raise DataTypeError("cannot concatenate datetime times with numeric times.")
+        if self.time_kind != other.time_kind:
+            raise DataTypeError(
+                f"cannot concatenate {self.time_kind} times with {other.time_kind} times "
+                "('order' means no time column: the row order); build both with the same kind of "
+                "times (both datetimes, both numbers in one unit, or both without time)."
+            )
         o = other.with_maps(self.users, self.items)
+        if self.time_kind == "order":  # row positions continue after these rows
+            o = o._replace(time=o.time + (float(self.time.max()) + 1.0 if len(self) else 0.0))
         vocab = list(self.event_types) + [e for e in other.event_types if e not in self.event_types]
         ev = None
         if self.event is not None and other.event is not None:

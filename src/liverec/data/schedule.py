@@ -12,10 +12,12 @@ from ..exceptions import DataValidationError
 from ._columns import (
     TimeKind,
     as_1d,
-    as_time_query,
     as_times,
     check_lengths,
-    check_no_missing,
+    check_time_kind,
+    is_scalar,
+    normalize_ids,
+    parse_time_query,
     seconds_to_datetime,
 )
 from .idmap import IdMap
@@ -59,9 +61,8 @@ class LiveSchedule:
         Raises:
             DataValidationError: empty input, missing values, different lengths, ``end <= start``.
         """
-        it = as_1d(item, "item")
+        it = normalize_ids(item, "item")
         n = check_lengths({"item": it, "start": as_1d(start, "start"), "end": as_1d(end, "end")})
-        check_no_missing(it, "item")
         s, kind_s = as_times(start, "start", n)
         e, kind_e = as_times(end, "end", n)
         if kind_s != kind_e:
@@ -85,18 +86,23 @@ class LiveSchedule:
 
     @classmethod
     def from_frame(cls, frame: Any, item: str = "item", start: str = "start", end: str = "end") -> LiveSchedule:
-        """Build from a DataFrame or mapping of columns."""
-        try:
-            return cls.from_arrays(frame[item], frame[start], frame[end])
-        except KeyError as err:
-            raise DataValidationError(f"column {err.args[0]!r} is not in the schedule data.") from None
+        """Build from a pandas or polars DataFrame or a mapping of columns."""
+        from .interactions import _get_column
+
+        return cls.from_arrays(_get_column(frame, item, "item", True), _get_column(frame, start, "start", True),
+                               _get_column(frame, end, "end", True))
 
     @classmethod
-    def read_csv(cls, path: str, item: str = "item", start: str = "start", end: str = "end") -> LiveSchedule:
-        """Read a CSV with a header row."""
-        from .io import read_csv_columns
+    def read_csv(cls, path: str, item: str = "item", start: str = "start", end: str = "end", *,
+                 id_type: str = "str", delimiter: str = ",") -> LiveSchedule:
+        """Read a CSV with a header row; item ids stay as written unless ``id_type="int"``.
 
-        return cls.from_frame(read_csv_columns(path), item, start, end)
+        See :meth:`Interactions.read_csv` for how cells are read.
+        """
+        from .io import convert_ids, read_csv_columns
+
+        data = convert_ids(read_csv_columns(path, delimiter=delimiter), {"item": item}, id_type)
+        return cls.from_frame(data, item, start, end)
 
     # Index -----------------------------------------------------------------------------------
     def _build_index(self) -> None:
@@ -142,9 +148,14 @@ class LiveSchedule:
     def live_codes(self, t: Any) -> tuple[np.ndarray, np.ndarray]:
         """Items live at each time, as CSR ``(indptr, item_codes)`` over this schedule's map.
 
-        Each row lists distinct codes in increasing order.
+        Each row lists distinct codes in increasing order. Accepts every time form of
+        :meth:`live_at`; for a datetime schedule, numbers are also taken as seconds since the
+        epoch (the internal form of ``Interactions.time``), but a datetime against a numeric
+        schedule is refused.
         """
-        times = as_time_query(t)
+        times, kind = parse_time_query(t, "t")
+        if kind == "datetime":
+            check_time_kind(kind, self.time_kind, "t", "the schedule")
         nq = len(times)
         b = np.floor((times - self._t0) / self._width).astype(np.int64)
         valid = (b >= 0) & (b < len(self._bucket_ptr) - 1)
@@ -167,12 +178,19 @@ class LiveSchedule:
         """External ids of the items live at ``t``.
 
         Args:
-            t: One time (number, ``datetime64``, ``datetime``) or a sequence of times.
+            t: One time or a sequence of times, of the schedule's kind: numbers for a numeric
+                schedule; for a datetime schedule ``datetime64`` (any unit), ``datetime``,
+                ``date``, ``pd.Timestamp`` or ISO-8601 strings (time-zone-aware values are
+                converted to UTC, naive ones are taken as UTC).
 
         Returns:
             An array of ids for a scalar ``t``; a list of arrays for a sequence.
+
+        Raises:
+            DataTypeError: ``t`` is a datetime and the schedule numeric, or the reverse.
         """
-        scalar = not (isinstance(t, (list, tuple, np.ndarray)) or hasattr(t, "to_numpy"))
+        scalar = is_scalar(t)
+        check_time_kind(parse_time_query(t, "t")[1], self.time_kind, "t", "the schedule")
         indptr, codes = self.live_codes(t)
         ids = self.items.take(codes)
         if scalar:
@@ -210,7 +228,9 @@ class LiveSchedule:
         (item, start) with a running maximum of their ends, and one binary search per pair.
         """
         codes = self.items.codes(items, missing="ignore")
-        times = as_time_query(t)
+        times, kind = parse_time_query(t, "t")
+        if kind == "datetime":
+            check_time_kind(kind, self.time_kind, "t", "the schedule")
         if len(times) == 1 and len(codes) > 1:
             times = np.repeat(times, len(codes))
         if len(times) != len(codes):
@@ -234,9 +254,11 @@ class LiveSchedule:
     def between(self, start: Any = None, end: Any = None) -> LiveSchedule:
         """Broadcasts overlapping ``[start, end)``."""
         mask = np.ones(len(self), dtype=bool)
-        if start is not None:
-            mask &= self.end > as_time_query(start)[0]
-        if end is not None:
-            mask &= self.start < as_time_query(end)[0]
+        for bound, name in ((start, "start"), (end, "end")):
+            if bound is None:
+                continue
+            value, kind = parse_time_query(bound, name)
+            check_time_kind(kind, self.time_kind, name, "the schedule")
+            mask &= (self.end > value[0]) if name == "start" else (self.start < value[0])
         return LiveSchedule(self.item_codes[mask], self.start[mask], self.end[mask], self.items,
                             time_kind=self.time_kind)

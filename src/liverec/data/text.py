@@ -12,7 +12,6 @@ from ._columns import (
     as_1d,
     as_times,
     check_lengths,
-    check_no_missing,
     check_texts,
     missing_mask,
     normalize_ids,
@@ -74,10 +73,9 @@ class TextEvents:
             user: Optional author of each text (for comments); ``None`` for rows without one.
             items: Existing item map to code items with (e.g. the interactions' map).
         """
-        it = as_1d(item, "item")
+        it = normalize_ids(item, "item")
         tx = as_1d(text, "text")
         n = check_lengths({"item": it, "text": tx})
-        check_no_missing(it, "item")
         txt = np.empty(n, dtype=object)
         txt[:] = check_texts(tx, "column 'text'")
         if time is None:
@@ -144,8 +142,8 @@ class TextEvents:
         return self.select(np.isin(self.kind, codes))
 
     def between(self, start: Any = None, end: Any = None) -> TextEvents:
-        """Texts with ``start <= time < end`` (either bound may be ``None``)."""
-        return self.select(time_window_mask(self.time, start, end))
+        """Texts with ``start <= time < end`` (either bound may be ``None``, or of the texts' time kind)."""
+        return self.select(time_window_mask(self.time, start, end, kind=self.time_kind))
 
     def to_dict(self) -> dict[str, np.ndarray]:
         out = {"item": self.item, "text": self.text, "time": self.time, "kind": self.kind_names}

@@ -10,8 +10,8 @@ import numpy as np
 
 from .._utils import concat_ranges
 from ..data import Interactions, LiveSchedule
-from ..data._columns import as_time_query
-from ..exceptions import DataValidationError
+from ..data._columns import check_time_kind, parse_time_query
+from ..exceptions import DataTypeError, DataValidationError
 from ..metrics._ranking import is_member
 
 __all__ = ["Split", "leave_last_out", "live_split", "next_item_split", "temporal_split"]
@@ -105,10 +105,15 @@ def _cut_from_fraction(times: np.ndarray, size: float, name: str) -> float:
     return float(s[pos])
 
 
-def _time_arg(x: Any, name: str) -> float:
+def _time_arg(x: Any, name: str, X: Interactions) -> float:
+    """One cut time in any accepted form, of the data's kind (datetime vs numbers)."""
     if isinstance(x, (np.timedelta64,)) or hasattr(x, "total_seconds"):
-        raise TypeError(f"{name} must be a point in time, not a duration.")
-    return float(as_time_query(x)[0])
+        raise DataTypeError(f"{name} must be a point in time, not a duration.")
+    values, kind = parse_time_query(x, name)
+    if len(values) != 1:
+        raise DataValidationError(f"{name}: expected one time, got {len(values)}.")
+    check_time_kind(kind, X.time_kind, name, "the interactions")
+    return float(values[0])
 
 
 def _duration(x: Any, name: str) -> float:
@@ -167,10 +172,10 @@ def temporal_split(
         raise ValueError("pass exactly one of at=<time> or test_size=<fraction>.")
     if validation_at is not None and validation_size is not None:
         raise ValueError("pass at most one of validation_at and validation_size.")
-    cut = _time_arg(at, "at") if at is not None else _cut_from_fraction(X.time, float(test_size), "test_size")  # type: ignore[arg-type]
+    cut = _time_arg(at, "at", X) if at is not None else _cut_from_fraction(X.time, float(test_size), "test_size")  # type: ignore[arg-type]
     vcut = None
     if validation_at is not None:
-        vcut = _time_arg(validation_at, "validation_at")
+        vcut = _time_arg(validation_at, "validation_at", X)
     elif validation_size is not None:
         before = X.time[X.time < cut]
         if len(before) < 2:
@@ -316,7 +321,7 @@ def live_split(
         raise ValueError(f"test_window must be positive, got {test_window!r}.")
     if history_len is not None and (isinstance(history_len, bool) or history_len < 0):
         raise ValueError(f"history_len must be >= 0 or None, got {history_len!r}.")
-    t_end = float(X.time.max()) if end is None else _time_arg(end, "end")
+    t_end = float(X.time.max()) if end is None else _time_arg(end, "end", X)
     test_lo = t_end - tw
     val_lo = test_lo - vw
     test_rows, test_hist = _last_in_window(X, test_lo, np.nextafter(t_end, np.inf), history_len, min_history)

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import numbers
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from typing_extensions import Self
 
+from .._params import Device, Interval, Options
 from .._utils import Progress
 from ..base import BaseRecommender, History, _binary_csr
 from ..data import Interactions, LiveSchedule
-from ..exceptions import DataValidationError
-from ..persistence import register
+from ..data._columns import check_nonnegative_weights
+from ..exceptions import PersistenceError
+from ..persistence import expect_array, expect_attribute, expect_csr, register
 
 __all__ = ["ALS"]
 
@@ -89,6 +91,20 @@ class ALS(BaseRecommender):
 
     _fresh_scores = True  # _score_known / _score_history return new float32 tensors
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "regularization": [Interval(numbers.Real, 0, None, closed="left")],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "solver": [Options(_SOLVERS)],
+        "cg_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "weighting": [Options(_WEIGHTINGS)],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "device": [Device(("cpu", "cuda"))],
+        "verbose": [bool],
+    }
+
     def __init__(
         self,
         n_factors: int = 64,
@@ -115,39 +131,10 @@ class ALS(BaseRecommender):
         self.device = device
         self.verbose = verbose
 
-    # Validation ----------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        def positive_int(name: str, minimum: int) -> None:
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < minimum:
-                raise ValueError(f"{name} must be an integer >= {minimum}, got {v!r}.")
-
-        positive_int("n_factors", 1)
-        positive_int("n_epochs", 0)
-        positive_int("cg_steps", 1)
-        for name in ("regularization", "alpha"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not np.isfinite(float(v)) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}.")
-        if self.weighting not in _WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {_WEIGHTINGS}, got {self.weighting!r}.")
-        if self.random_state is not None and (not isinstance(self.random_state, numbers.Integral)
-                                              or isinstance(self.random_state, bool)):
-            raise ValueError(f"random_state must be an integer or None, got {self.random_state!r}.")
-
     def _amounts(self, interactions: Interactions) -> sp.csr_matrix:
         """The ``r_ui`` matrix of ``interactions`` (float32 CSR, sorted indices)."""
-        if self.weighting == "sum" and interactions.weight is not None:
-            w = interactions.weight
-            bad = ~np.isfinite(w) | (w < 0)
-            if bad.any():
-                row = int(np.flatnonzero(bad)[0])
-                raise DataValidationError(
-                    f"column 'weight': ALS needs finite weights >= 0 (confidence 1 + alpha * r), "
-                    f"got {w[row]!r} at row {row}; drop or clip such rows, or use weighting='count'."
-                )
+        if self.weighting == "sum":
+            check_nonnegative_weights(interactions.weight, "ALS", "confidence 1 + alpha * r")
         R = interactions.to_csr(self.weighting)
         R.eliminate_zeros()
         return R.astype(np.float32)
@@ -155,7 +142,6 @@ class ALS(BaseRecommender):
     # Fitting -------------------------------------------------------------------------------
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any,
              text: Any) -> None:
-        self._check_params()
         import torch
 
         from ._linalg import (
@@ -235,7 +221,7 @@ class ALS(BaseRecommender):
             )
         if len(interactions) == 0:
             return self
-        self._check_params()
+        self._validate_params()
         import torch
 
         from ._linalg import (
@@ -352,15 +338,14 @@ class ALS(BaseRecommender):
         }
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        X, Y = arrays["user_factors"], arrays["item_factors"]
-        if X.ndim != 2 or Y.ndim != 2 or X.shape[1] != Y.shape[1]:
-            raise ValueError("user_factors and item_factors must be 2-D with the same number of columns")
-        if X.shape[0] != len(self.users_) or Y.shape[0] != len(self.items_):
-            raise ValueError("factor matrices do not match the id maps")
-        shape = tuple(int(s) for s in attributes["user_items_shape"])
-        if shape != (X.shape[0], Y.shape[0]):
-            raise ValueError("user_items does not match the factor matrices")
-        self.user_factors_ = np.ascontiguousarray(X, dtype=np.float32)
-        self.item_factors_ = np.ascontiguousarray(Y, dtype=np.float32)
-        self.user_items_ = sp.csr_matrix(
-            (arrays["user_items_data"], arrays["user_items_indices"], arrays["user_items_indptr"]), shape=shape)
+        n_u, n_i, k = len(self.users_), len(self.items_), self.n_factors
+        self.user_factors_ = expect_array(arrays, "user_factors", "f", (n_u, k), finite=True, dtype=np.float32)
+        self.item_factors_ = expect_array(arrays, "item_factors", "f", (n_i, k), finite=True, dtype=np.float32)
+        shape = expect_attribute(attributes, "user_items_shape", list)
+        if shape != [n_u, n_i]:
+            raise PersistenceError(f"config.json: attributes.user_items_shape: expected {[n_u, n_i]}, got {shape!r:.80}")
+        indptr, indices = expect_csr(arrays, "user_items_indptr", "user_items_indices", (n_u, n_i))
+        data = expect_array(arrays, "user_items_data", "f", (len(indices),), finite=True, dtype=np.float32)
+        if (data < 0).any():
+            raise PersistenceError("arrays.safetensors: tensor 'user_items_data': confidence weights must be >= 0")
+        self.user_items_ = sp.csr_matrix((data, indices, indptr), shape=(n_u, n_i))

@@ -24,16 +24,17 @@ per-sample decay, without three extra passes over every batch).
 from __future__ import annotations
 
 import contextlib
-import math
-from typing import Any
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
+from .._params import Device, Interval
 from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
-from ..persistence import register
+from ..persistence import expect_array, expect_attribute, register
 from ._linalg import resolve_device, torch_threads
 
 __all__ = ["BPR", "LiveNegativeSampler"]
@@ -198,6 +199,18 @@ class BPR(BaseRecommender):
 
     _fresh_scores = True  # scores come from a new addmm every call
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_factors": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="left")],
+        "regularization": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "device": [Device(("cpu", "cuda"))],
+        "verbose": [bool],
+    }
+
     def __init__(
         self,
         n_factors: int = 64,
@@ -221,18 +234,7 @@ class BPR(BaseRecommender):
         self.verbose = verbose
 
     # Fitting -----------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        for name in ("n_factors", "n_epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < (0 if name == "n_epochs" else 1):
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        for name in ("learning_rate", "regularization"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
-        self._check_params()
         dev = resolve_device(self.device)
         with torch_threads(self.threads):
             self._train(interactions, schedule, dev)
@@ -360,14 +362,11 @@ class BPR(BaseRecommender):
         }
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = np.asarray(arrays["user_factors"], dtype=np.float32)
-        self.item_factors_ = np.asarray(arrays["item_factors"], dtype=np.float32)
-        self.item_bias_ = np.asarray(arrays["item_bias"], dtype=np.float32)
-        self.device_ = str(attributes.get("device", "cpu"))
-        if self.user_factors_.shape[0] != len(self.users_) or self.item_factors_.shape[0] != len(self.items_):
-            raise ValueError("factor matrices do not match the id maps")
-        if self.item_bias_.shape != (len(self.items_),):
-            raise ValueError("item_bias does not match the item map")
+        n_u, n_i, k = len(self.users_), len(self.items_), self.n_factors
+        self.user_factors_ = expect_array(arrays, "user_factors", "f", (n_u, k), finite=True, dtype=np.float32)
+        self.item_factors_ = expect_array(arrays, "item_factors", "f", (n_i, k), finite=True, dtype=np.float32)
+        self.item_bias_ = expect_array(arrays, "item_bias", "f", (n_i,), finite=True, dtype=np.float32)
+        self.device_ = expect_attribute(attributes, "device", str, default="cpu")
 
 
 def _bpr_step(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor, i: torch.Tensor,

@@ -21,16 +21,18 @@ with many ratings is held back as much, relative to the evidence, as one with fe
 from __future__ import annotations
 
 import math
-from typing import Any
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 
+from .._params import Device, Interval, Options
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
-from ..exceptions import DataValidationError, UnknownItemError
-from ..persistence import register
+from ..exceptions import DataValidationError, PersistenceError, UnknownItemError
+from ..persistence import expect_array, expect_attribute, register
 from ._linalg import resolve_device, torch_threads
 
 __all__ = ["MatrixFactorization"]
@@ -132,6 +134,23 @@ class MatrixFactorization(BaseRecommender):
 
     _fresh_scores = True  # scores come from a new addmm every call
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "n_factors": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "solver": [Options(_SOLVERS)],
+        "regularization": [Interval(numbers.Real, 0, None, closed="left")],
+        "bias_regularization": [Interval(numbers.Real, 0, None, closed="left"), None],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        # a fraction of the ratings to hold out, or the validation ratings themselves
+        "validation": [Interval(numbers.Real, 0, 1, closed="neither"), Interactions, None],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left")],
+        "init_std": [Interval(numbers.Real, 0, None, closed="left")],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "device": [Device(("cpu", "cuda"))],
+    }
+
     def __init__(
         self,
         n_factors: int = 32,
@@ -162,32 +181,8 @@ class MatrixFactorization(BaseRecommender):
         self.threads = threads
         self.device = device
 
-    # Validation of parameters -----------------------------------------------------------------
-    def _check_params(self) -> None:
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"solver must be one of {_SOLVERS}, got {self.solver!r}.")
-        for name, low in (("n_factors", 0), ("n_epochs", 1), ("batch_size", 1), ("patience", 1)):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}.")
-        for name in ("regularization", "learning_rate", "init_std"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, float, np.floating)) or not math.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-        b = self.bias_regularization
-        if b is not None and (not isinstance(b, (int, float, np.floating)) or not math.isfinite(b) or b < 0):
-            raise ValueError(f"bias_regularization must be None or a non-negative number, got {b!r}.")
-        v = self.validation
-        if v is not None and not isinstance(v, Interactions):
-            if not isinstance(v, (float, np.floating)) or not 0.0 < float(v) < 1.0:
-                raise ValueError(
-                    "validation must be None, a fraction in (0, 1) of the ratings to hold out, or an "
-                    f"Interactions with ratings; got {v!r}."
-                )
-
     # Fitting ------------------------------------------------------------------------------------
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
-        self._check_params()
         users, items, ratings = _last_ratings(interactions)
         rng = np.random.default_rng(self.random_state)
         val = None
@@ -362,19 +357,26 @@ class MatrixFactorization(BaseRecommender):
                        "user_factors": self.user_factors_, "item_factors": self.item_factors_}
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.global_mean_ = float(attributes["global_mean"])
-        lo, hi = attributes["rating_range"]
-        self.rating_range_ = (float(lo), float(hi))
-        self.train_rmse_ = [float(x) for x in attributes.get("train_rmse", [])]
-        self.validation_rmse_ = [float(x) for x in attributes.get("validation_rmse", [])]
-        self.best_epoch_ = int(attributes.get("best_epoch", len(self.train_rmse_)))
-        for name in ("user_bias", "item_bias", "user_factors", "item_factors"):
-            setattr(self, f"{name}_", np.asarray(arrays[name], dtype=np.float32))
-        n_u, n_i = len(self.users_), len(self.items_)
-        if self.user_bias_.shape != (n_u,) or self.user_factors_.shape[0] != n_u:
-            raise ValueError("user parameters do not match the user map")
-        if self.item_bias_.shape != (n_i,) or self.item_factors_.shape[0] != n_i:
-            raise ValueError("item parameters do not match the item map")
+        self.global_mean_ = expect_attribute(attributes, "global_mean", float)
+        bounds = expect_attribute(attributes, "rating_range", list)
+        if not (len(bounds) == 2 and all(isinstance(b, (int, float)) and not isinstance(b, bool)
+                                         and np.isfinite(b) for b in bounds) and bounds[0] <= bounds[1]):
+            raise PersistenceError(f"config.json: attributes.rating_range: expected [min, max] finite numbers, "
+                                   f"got {bounds!r:.80}")
+        self.rating_range_ = (float(bounds[0]), float(bounds[1]))
+        curves = {}
+        for name in ("train_rmse", "validation_rmse"):
+            curve = expect_attribute(attributes, name, list, default=[])
+            if not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in curve):
+                raise PersistenceError(f"config.json: attributes.{name}: expected a list of numbers")
+            curves[name] = [float(x) for x in curve]
+        self.train_rmse_, self.validation_rmse_ = curves["train_rmse"], curves["validation_rmse"]
+        self.best_epoch_ = expect_attribute(attributes, "best_epoch", int, default=len(self.train_rmse_))
+        n_u, n_i, k = len(self.users_), len(self.items_), self.n_factors
+        self.user_bias_ = expect_array(arrays, "user_bias", "f", (n_u,), finite=True, dtype=np.float32)
+        self.item_bias_ = expect_array(arrays, "item_bias", "f", (n_i,), finite=True, dtype=np.float32)
+        self.user_factors_ = expect_array(arrays, "user_factors", "f", (n_u, k), finite=True, dtype=np.float32)
+        self.item_factors_ = expect_array(arrays, "item_factors", "f", (n_i, k), finite=True, dtype=np.float32)
 
 
 class _ALSSolver:

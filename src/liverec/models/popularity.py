@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
 
+from .._params import Interval, Options
 from .._utils import sorted_unique
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
-from ..exceptions import DataValidationError
-from ..persistence import register
+from ..data._columns import check_nonnegative_weights
+from ..exceptions import DataValidationError, PersistenceError
+from ..persistence import expect_array, expect_attribute, expect_indices, register
 
 _STRATEGIES = ("global", "recent", "live")
 _WEIGHTINGS = ("count", "users", "event", "sum")
@@ -37,18 +40,18 @@ class Popularity(BaseRecommender):
         [['a', 'b']]
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "strategy": [Options(_STRATEGIES)],
+        "window": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "weighting": [Options(_WEIGHTINGS)],
+    }
+
     def __init__(self, strategy: str = "global", window: float | None = None, weighting: str = "count") -> None:
         self.strategy = strategy
         self.window = window
         self.weighting = weighting
 
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
-        if self.strategy not in _STRATEGIES:
-            raise ValueError(f"strategy must be one of {_STRATEGIES}, got {self.strategy!r}.")
-        if self.weighting not in _WEIGHTINGS:
-            raise ValueError(f"weighting must be one of {_WEIGHTINGS}, got {self.weighting!r}.")
-        if self.window is not None and not self.window > 0:
-            raise ValueError(f"window must be positive, got {self.window!r}.")
         w = self._row_weights(interactions)
         n_items = interactions.n_items
         if self.weighting == "users":
@@ -69,6 +72,7 @@ class Popularity(BaseRecommender):
         if self.weighting == "event":
             return X.event_weights()
         if self.weighting == "sum" and X.weight is not None:
+            check_nonnegative_weights(X.weight, "Popularity(weighting='sum')", "popularity sums them")
             return X.weight
         return np.ones(len(X), dtype=np.float64)
 
@@ -109,11 +113,15 @@ class Popularity(BaseRecommender):
         }
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.window_ = float(attributes["window"])
-        self.t_end_ = float(attributes["t_end"])
-        self.item_popularity_ = arrays["item_popularity"]
-        self.event_times_ = arrays["event_times"]
-        self.event_items_ = arrays["event_items"]
-        self.event_weights_ = arrays["event_weights"]
-        if len(self.item_popularity_) != len(self.items_):
-            raise ValueError("item_popularity does not match the item map")
+        self.window_ = expect_attribute(attributes, "window", float)
+        self.t_end_ = expect_attribute(attributes, "t_end", float)
+        if not self.window_ > 0:
+            raise PersistenceError(f"config.json: attributes.window: must be positive, got {self.window_}")
+        n_i = len(self.items_)
+        self.item_popularity_ = expect_array(arrays, "item_popularity", "f", (n_i,), finite=True)
+        self.event_times_ = expect_array(arrays, "event_times", "f", (None,), finite=True)
+        n_e = len(self.event_times_)
+        if (np.diff(self.event_times_) < 0).any():
+            raise PersistenceError("arrays.safetensors: tensor 'event_times': must be in time order")
+        self.event_items_ = expect_indices(arrays, "event_items", n_i, (n_e,))
+        self.event_weights_ = expect_array(arrays, "event_weights", "f", (n_e,), finite=True)

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+import numbers
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
+from .._params import DictOf, HasMethods, Interval, SequenceOf
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule, TextEvents
 from ..data.interactions import EVENT_TYPES
-from ..exceptions import DataValidationError, UnknownItemError
-from ..persistence import register
+from ..exceptions import DataValidationError, PersistenceError, UnknownItemError
+from ..persistence import StateArrays, expect_array, expect_attribute, register
 from ..profiles.builder import UserProfileBuilder, read_item_table
 
 __all__ = ["ProfileRanker", "PAIR_FEATURES"]
@@ -97,6 +99,24 @@ class ProfileRanker(BaseRecommender):
         (1, 3)
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "event_weights": [DictOf(str, Interval(numbers.Real, 0, None, closed="left"), min_length=1), None],
+        "half_life": [Interval(numbers.Real, 0, None, closed="neither")],
+        "text_encoder": [HasMethods("transform"), None],
+        "prior_strength": [Interval(numbers.Real, 0, None, closed="left")],
+        "positive_events": [SequenceOf(str, min_length=1)],
+        # profiles of earlier slices describe the pairs of later ones: at least two slices
+        "n_windows": [Interval(numbers.Integral, 2, None, closed="left")],
+        "n_negatives": [Interval(numbers.Integral, 0, None, closed="left")],
+        "n_layers": [Interval(numbers.Integral, 0, None, closed="left")],
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "regularization": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+    }
+
     def __init__(
         self,
         event_weights: dict[str, float] | None = None,
@@ -134,19 +154,8 @@ class ProfileRanker(BaseRecommender):
         return UserProfileBuilder(event_weights=self.event_weights, half_life=self.half_life,
                                   text_encoder=self.text_encoder, prior_strength=self.prior_strength)
 
-    def _check_params(self, X: Interactions) -> np.ndarray:
-        for name in ("n_windows", "n_epochs", "batch_size", "embedding_dim"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
-        if self.n_windows < 2:
-            raise ValueError(f"n_windows must be >= 2 (profiles of earlier slices describe later pairs), got {self.n_windows}.")
-        for name in ("n_layers", "n_negatives"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or v < 0:
-                raise ValueError(f"{name} must be a non-negative integer, got {v!r}.")
-        if not self.learning_rate > 0 or not self.regularization >= 0:
-            raise ValueError("learning_rate must be > 0 and regularization >= 0.")
+    def _positive_mask(self, X: Interactions) -> np.ndarray:
+        """Which events are positives (one of ``positive_events``); the data must have some."""
         if X.event is None:
             raise DataValidationError(
                 "ProfileRanker learns from cart/purchase events: the interactions need an event "
@@ -169,7 +178,7 @@ class ProfileRanker(BaseRecommender):
 
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
         X = interactions
-        positive = self._check_params(X)
+        positive = self._positive_mask(X)
         meta = read_item_table(item_features, "item_features") if item_features is not None else {}
         if meta:
             self.items_ = self.items_.extend(meta["item"])
@@ -431,8 +440,9 @@ class ProfileRanker(BaseRecommender):
         self._check_fitted()
         meta = read_item_table(item_table, "item_table")
         b = self.builder_
+        items = self.items_.extend(meta["item"])  # refuses ids of the other type before any change
         b._ingest_metadata(meta)
-        self.items_ = self.items_.extend(meta["item"])
+        self.items_ = items
         self._resize_seen()
         if infer_category and b.categories_ and b.dim_:
             self._infer_categories(b.items_.codes(meta["item"]))
@@ -502,14 +512,24 @@ class ProfileRanker(BaseRecommender):
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         b = self._new_builder()
-        b.set_state(attributes["builder"], {k[len("builder/"):]: v for k, v in arrays.items() if k.startswith("builder/")})
+        b.set_state(expect_attribute(attributes, "builder", dict), StateArrays.view(arrays).sub("builder/"))
         self.builder_ = b
-        self.weights_ = [np.asarray(arrays[f"net/{j}"], dtype=np.float32) for j in range(int(attributes["n_params"]))]
-        self.mean_, self.scale_ = arrays["mean"], arrays["scale"]
-        self.n_train_pairs_ = int(attributes["n_train_pairs"])
-        self.train_positive_rate_ = float(attributes["train_positive_rate"])
-        if self.weights_[0].shape[0] != len(PAIR_FEATURES):
-            raise ValueError("network input size does not match PAIR_FEATURES")
+        n_params = expect_attribute(attributes, "n_params", int)
+        if n_params < 2 or n_params % 2 or n_params > 64:
+            raise PersistenceError(f"config.json: attributes.n_params: expected an even count of weights, got {n_params}")
+        # an MLP: (weight (n_in, n_out), bias (n_out,)) pairs from PAIR_FEATURES inputs to one score
+        self.weights_, width = [], len(PAIR_FEATURES)
+        for j in range(0, n_params, 2):
+            w = expect_array(arrays, f"net/{j}", "f", (width, None), finite=True, dtype=np.float32)
+            width = w.shape[1] if j + 2 < n_params else 1
+            w = expect_array(arrays, f"net/{j}", "f", (w.shape[0], width), finite=True, dtype=np.float32)
+            self.weights_ += [w, expect_array(arrays, f"net/{j + 1}", "f", (width,), finite=True, dtype=np.float32)]
+        self.mean_ = expect_array(arrays, "mean", "f", (len(PAIR_FEATURES),), finite=True)
+        self.scale_ = expect_array(arrays, "scale", "f", (len(PAIR_FEATURES),), finite=True)
+        if not (self.scale_ > 0).all():
+            raise PersistenceError("arrays.safetensors: tensor 'scale': must be positive")
+        self.n_train_pairs_ = expect_attribute(attributes, "n_train_pairs", int)
+        self.train_positive_rate_ = expect_attribute(attributes, "train_positive_rate", float)
 
 
 def _forward(params: list[Any], x: Any) -> Any:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import math
+import numbers
 import time as _time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from .._params import Device, Interval, Options
 from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
-from ..exceptions import DataValidationError
-from ..persistence import register
+from ..exceptions import DataValidationError, InvalidParameterError, PersistenceError
+from ..persistence import StateArrays, expect_array, expect_attribute, expect_csr, register
 from ._sequential_data import (
     FlatSequences,
     TimeBuckets,
@@ -121,6 +123,39 @@ class SequentialTransformer(BaseRecommender):
     #: every scoring call returns a newly computed tensor, so ``recommend`` may write into it
     _fresh_scores = True
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "max_len": [Interval(numbers.Integral, 1, None, closed="left")],
+        "embedding_dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_layers": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_heads": [Interval(numbers.Integral, 1, None, closed="left")],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "loss": [Options(_LOSSES)],
+        "n_negatives": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "warmup": [Interval(numbers.Real, 0, 1, closed="left")],
+        "lr_schedule": [Options(_SCHEDULES)],
+        "grad_clip": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "windows": [Options(("random", "last"))],
+        "patience": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        # a count of users (int) or a fraction of the eligible users (float below 1)
+        "validation_size": [Interval(numbers.Integral, 0, None, closed="left"),
+                            Interval(numbers.Real, 0, 1, closed="left")],
+        "repeat_aware": [bool],
+        "n_time_buckets": [Interval(numbers.Integral, 1, None, closed="left")],
+        "availability": [bool],
+        "loss_weighting": [Options(_WEIGHTINGS)],
+        "target_horizon": [Interval(numbers.Integral, 1, None, closed="left")],
+        "horizon_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "time_limit": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "device": [Device()],
+        "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
+        "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "verbose": [bool],
+    }
+
     def __init__(
         self,
         max_len: int = 200,
@@ -182,44 +217,19 @@ class SequentialTransformer(BaseRecommender):
         self.verbose = verbose
 
     # Validation of hyper-parameters ------------------------------------------------------------
-    def _check_params(self) -> None:
-        def positive_int(name: str) -> None:
-            v = getattr(self, name)
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive integer, got {v!r}.")
-
-        for name in ("max_len", "embedding_dim", "n_layers", "n_heads", "n_negatives", "n_epochs", "batch_size",
-                     "target_horizon"):
-            positive_int(name)
+    def _validate_param_relations(self) -> None:
+        name = type(self).__name__
         if self.embedding_dim % self.n_heads:
-            raise ValueError(
-                f"n_heads ({self.n_heads}) must divide embedding_dim ({self.embedding_dim}); "
+            raise InvalidParameterError(
+                f"{name}: n_heads ({self.n_heads}) must divide embedding_dim ({self.embedding_dim}); "
                 "change one of them.")
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}.")
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {_LOSSES}, got {self.loss!r}.")
-        if self.lr_schedule not in _SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {_SCHEDULES}, got {self.lr_schedule!r}.")
-        if self.loss_weighting not in _WEIGHTINGS:
-            raise ValueError(f"loss_weighting must be one of {_WEIGHTINGS}, got {self.loss_weighting!r}.")
-        if self.windows not in ("random", "last"):
-            raise ValueError(f"windows must be 'random' or 'last', got {self.windows!r}.")
         if self.target_horizon > 1 and self.loss != "ce":
-            raise ValueError(f"target_horizon={self.target_horizon} needs loss='ce' (got {self.loss!r}); "
-                             "use target_horizon=1 with the sampled losses.")
-        if not 0.0 < float(self.horizon_decay) <= 1.0:
-            raise ValueError(f"horizon_decay must be in (0, 1], got {self.horizon_decay!r}.")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, got {self.learning_rate!r}.")
-        if not 0.0 <= float(self.warmup) < 1.0:
-            raise ValueError(f"warmup must be a fraction in [0, 1), got {self.warmup!r}.")
-        if self.patience is not None and (not isinstance(self.patience, (int, np.integer)) or self.patience < 1):
-            raise ValueError(f"patience must be a positive integer or None, got {self.patience!r}.")
-        if self.repeat_aware and (not isinstance(self.n_time_buckets, (int, np.integer)) or self.n_time_buckets < 2):
-            raise ValueError(f"n_time_buckets must be an integer >= 2, got {self.n_time_buckets!r}.")
-        if self.time_limit is not None and not self.time_limit > 0:
-            raise ValueError(f"time_limit must be positive seconds or None, got {self.time_limit!r}.")
+            raise InvalidParameterError(
+                f"{name}: target_horizon={self.target_horizon} needs loss='ce' (got {self.loss!r}); "
+                "use target_horizon=1 with the sampled losses.")
+        if self.repeat_aware and self.n_time_buckets < 2:
+            raise InvalidParameterError(
+                f"{name}: repeat_aware=True needs n_time_buckets >= 2, got {self.n_time_buckets}.")
 
     def _torch_device(self) -> Any:
         import torch
@@ -236,7 +246,6 @@ class SequentialTransformer(BaseRecommender):
              text: Any) -> None:
         import torch
 
-        self._check_params()
         features = self._align_features(item_features)
         n_items = len(self.items_)
         rng = np.random.default_rng(self.random_state)
@@ -324,7 +333,7 @@ class SequentialTransformer(BaseRecommender):
         # validation split: the last event of some users
         eligible = np.flatnonzero(lengths >= 3)
         vs = self.validation_size
-        n_val = int(round(vs * len(eligible))) if isinstance(vs, float) and vs < 1 else int(vs)
+        n_val = int(vs) if isinstance(vs, numbers.Integral) else int(round(float(vs) * len(eligible)))
         n_val = min(max(n_val, 0), len(eligible))
         val_users = np.sort(rng.choice(eligible, n_val, replace=False)) if n_val else np.zeros(0, dtype=np.int64)
         keep = np.ones(len(full.items), dtype=bool)
@@ -662,29 +671,54 @@ class SequentialTransformer(BaseRecommender):
 
         from ._sequential_net import SequenceEncoder
 
-        n_items = int(attributes["n_items"])
+        n_items = expect_attribute(attributes, "n_items", int)
         if n_items != len(self.items_):
-            raise ValueError("the network's item count does not match the item map")
-        self.time_buckets_ = TimeBuckets(arrays["time_bucket_edges"]) if "time_bucket_edges" in arrays else None
+            raise PersistenceError(f"config.json: attributes.n_items: {n_items}, but the item map holds {len(self.items_)}")
+        n_features = expect_attribute(attributes, "n_features", int)
+        if not 0 <= n_features <= 1 << 20:
+            raise PersistenceError(f"config.json: attributes.n_features: expected a count >= 0, got {n_features}")
+        self.time_buckets_ = None
+        if "time_bucket_edges" in arrays:
+            edges = expect_array(arrays, "time_bucket_edges", "f", (None,), finite=True, dtype=np.float64)
+            if (np.diff(edges) < 0).any():
+                raise PersistenceError("arrays.safetensors: tensor 'time_bucket_edges': must be increasing")
+            self.time_buckets_ = TimeBuckets(edges)
+        weights = StateArrays.view(arrays).sub("net/")
+        # the parameters must describe the saved network before it is built (n_layers: 2**31
+        # would otherwise build two billion layers)
+        n_blocks = len({k.split(".")[1] for k in weights if k.startswith("blocks.")})
+        if n_blocks != self.n_layers:
+            raise PersistenceError(f"config.json: params.n_layers: {self.n_layers}, but the saved network has {n_blocks} blocks")
+        expect_array(weights, "item_emb.weight", "f", (n_items + 1, self.embedding_dim))
+        expect_array(weights, "pos_emb.weight", "f", (self.max_len, self.embedding_dim))
         net = SequenceEncoder(n_items, int(self.embedding_dim), int(self.n_layers), int(self.n_heads),
-                              float(self.dropout), int(self.max_len), int(attributes["n_features"]),
+                              float(self.dropout), int(self.max_len), n_features,
                               0 if self.time_buckets_ is None else self.time_buckets_.n_buckets)
-        state = {k[4:]: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items() if k.startswith("net/")}
+        expected = net.state_dict()
+        unknown = sorted(set(weights) - set(expected))
+        if unknown:
+            raise PersistenceError(f"arrays.safetensors: tensor 'net/{unknown[0]}': not a weight of this network")
+        state = {name: torch.from_numpy(expect_array(weights, name, "f", tuple(ref.shape), finite=True,
+                                                     dtype=np.float32))
+                 for name, ref in expected.items()}
         net.load_state_dict(state)
         net.to(self._torch_device())
         net.eval()
         self.net_ = net
         self._cache = None
-        self.seq_items_ = arrays["seq/items"]
-        self.seq_times_ = arrays["seq/times"]
-        self.seq_indptr_ = arrays["seq/indptr"]
-        self.trained_items_ = arrays["trained_items"].astype(bool)
-        self.median_gap_ = float(attributes["median_gap"])
-        self.repeat_rate_ = float(attributes["repeat_rate"])
-        self.history_ = list(attributes.get("history", []))
-        self.best_epoch_ = int(attributes["best_epoch"])
-        self.n_epochs_ = int(attributes["n_epochs"])
-        self.fit_seconds_ = float(attributes["fit_seconds"])
+        n_u = len(self.users_)
+        self.seq_indptr_, self.seq_items_ = expect_csr(arrays, "seq/indptr", "seq/items", (n_u, n_items))
+        self.seq_times_ = expect_array(arrays, "seq/times", "f", (len(self.seq_items_),), finite=True, dtype=np.float64)
+        same_user = ~np.isin(np.arange(1, len(self.seq_times_)), self.seq_indptr_)
+        if (np.diff(self.seq_times_)[same_user] < 0).any():
+            raise PersistenceError("arrays.safetensors: tensor 'seq/times': each user's events must be in time order")
+        self.trained_items_ = expect_array(arrays, "trained_items", "b", (n_items,)).copy()
+        self.median_gap_ = expect_attribute(attributes, "median_gap", float, finite=False)
+        self.repeat_rate_ = expect_attribute(attributes, "repeat_rate", float, finite=False)
+        self.history_ = list(expect_attribute(attributes, "history", list, default=[]))
+        self.best_epoch_ = expect_attribute(attributes, "best_epoch", int)
+        self.n_epochs_ = expect_attribute(attributes, "n_epochs", int)
+        self.fit_seconds_ = expect_attribute(attributes, "fit_seconds", float, finite=False)
         self.best_val_ndcg_ = attributes.get("best_val_ndcg")
 
 

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from typing_extensions import Self
 
 from .. import persistence
-from .._params import ParamsMixin
+from .._params import DictOf, HasMethods, Interval, ParamsMixin
 from .._utils import concat_ranges
 from ..data import IdMap, Interactions, TextEvents
 from ..data._columns import as_1d, as_time_query
 from ..data.interactions import DEFAULT_EVENT_WEIGHTS
-from ..exceptions import DataTypeError, DataValidationError, NotFittedError, UnknownUserError
+from ..exceptions import (
+    DataTypeError,
+    DataValidationError,
+    NotFittedError,
+    PersistenceError,
+    UnknownUserError,
+)
 from ._store import LogSparse, add_columns, group_logsumexp, grow
 from .profile import UserProfile
 
@@ -182,6 +189,17 @@ class UserProfileBuilder(ParamsMixin):
         1
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "event_weights": [DictOf(str, Interval(numbers.Real, 0, None, closed="left"), min_length=1), None],
+        "half_life": [Interval(numbers.Real, 0, None, closed="neither")],
+        "text_encoder": [HasMethods("transform"), None],
+        "top_n": [Interval(numbers.Integral, 1, None, closed="left")],
+        "prior_strength": [Interval(numbers.Real, 0, None, closed="left")],
+        "n_price_bands": [Interval(numbers.Integral, 1, None, closed="left")],
+        "comment_weight": [Interval(numbers.Real, 0, None, closed="neither")],
+        "day": [Interval(numbers.Real, 0, None, closed="neither")],
+    }
+
     def __init__(
         self,
         event_weights: dict[str, float] | None = None,
@@ -203,28 +221,10 @@ class UserProfileBuilder(ParamsMixin):
         self.day = day
 
     # Validation ---------------------------------------------------------------------------------
-    def _check_params(self) -> None:
+    def _set_event_table(self) -> None:
+        """Validate the parameters and fix the event vocabulary (``event_types_``) and weights."""
+        self._validate_params()
         table = dict(DEFAULT_EVENT_WEIGHTS if self.event_weights is None else self.event_weights)
-        if not table:
-            raise ValueError("event_weights is empty; give a weight to every event type in your data.")
-        for name, w in table.items():
-            if not isinstance(w, (int, float, np.integer, np.floating)) or not math.isfinite(w) or w < 0:
-                raise ValueError(f"event_weights[{name!r}] must be a finite number >= 0, got {w!r}.")
-        for name in ("half_life", "day", "comment_weight"):
-            v = getattr(self, name)
-            if not isinstance(v, (int, float, np.integer, np.floating)) or not v > 0 or not math.isfinite(v):
-                raise ValueError(f"{name} must be a positive number, got {v!r}.")
-        if not isinstance(self.prior_strength, (int, float, np.integer, np.floating)) or self.prior_strength < 0:
-            raise ValueError(f"prior_strength must be >= 0, got {self.prior_strength!r}.")
-        if not isinstance(self.top_n, (int, np.integer)) or self.top_n < 1:
-            raise ValueError(f"top_n must be a positive integer, got {self.top_n!r}.")
-        if not isinstance(self.n_price_bands, (int, np.integer)) or self.n_price_bands < 1:
-            raise ValueError(f"n_price_bands must be a positive integer, got {self.n_price_bands!r}.")
-        if self.text_encoder is not None and not callable(getattr(self.text_encoder, "transform", None)):
-            raise TypeError(
-                "text_encoder must have a transform(texts) -> np.ndarray method, e.g. "
-                f"liverec.text.HashingTextEncoder(); got {type(self.text_encoder).__name__}."
-            )
         self.event_types_ = tuple(table)
         self.event_weight_values_ = np.array([float(table[k]) for k in self.event_types_], dtype=np.float64)
 
@@ -267,7 +267,7 @@ class UserProfileBuilder(ParamsMixin):
             raise DataValidationError("fit got no interactions; pass at least one event.")
         for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
             delattr(self, name)
-        self._check_params()
+        self._set_event_table()
         self._event_lut(interactions)  # fail on unknown events before building anything
         self.c_ = _LN2 / float(self.half_life)
         self.t0_ = float(interactions.time.max())
@@ -366,7 +366,7 @@ class UserProfileBuilder(ParamsMixin):
         """Map the data's event codes to indices into ``event_types_`` (error on unknown types)."""
         types = getattr(self, "event_types_", None)
         if types is None:
-            self._check_params()
+            self._set_event_table()
             types = self.event_types_
         if X.event is None:
             if "view" not in types:
@@ -960,26 +960,64 @@ class UserProfileBuilder(ParamsMixin):
                  "event_weight_values": self.event_weight_values_.tolist(), "time_kind": self.time_kind_}
         return attrs, arrays
 
-    def set_state(self, attrs: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`get_state` returned."""
-        for name in self._STATE_ARRAYS:
-            setattr(self, name, np.array(arrays[name]))
-        self.users_ = IdMap(arrays["users"], "user")
-        self.items_ = IdMap(arrays["items"], "item")
-        self.pairs_item_ = LogSparse.from_arrays(arrays["pairs_item/rows"], arrays["pairs_item/cols"], arrays["pairs_item/logv"])
-        self.pairs_streamer_ = LogSparse.from_arrays(arrays["pairs_streamer/rows"], arrays["pairs_streamer/cols"],
-                                                     arrays["pairs_streamer/logv"])
-        self.streamers_ = IdMap(arrays["streamers"], "streamer") if "streamers" in arrays else None
-        self.item_fixed_vec_ = np.array(arrays["item_fixed_vec"]) if "item_fixed_vec" in arrays else None
-        self.t0_, self.now_, self.c_ = float(attrs["t0"]), float(attrs["now"]), float(attrs["c"])
-        self.dim_ = int(attrs["dim"])
-        self.categories_ = list(attrs["categories"])
-        self.has_prices_ = bool(attrs["has_prices"])
-        self.event_types_ = tuple(attrs["event_types"])
-        self.event_weight_values_ = np.asarray(attrs["event_weight_values"], dtype=np.float64)
-        self.time_kind_ = attrs["time_kind"]
-        if len(self.u_total_) != len(self.users_) or len(self.g_item_) != len(self.items_):
-            raise ValueError("profile arrays do not match the user / item maps")
+    def set_state(self, attrs: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`get_state` returned, checking it (it may come from a file)."""
+        P = persistence
+        self.t0_, self.now_, self.c_ = (P.expect_attribute(attrs, k, float) for k in ("t0", "now", "c"))
+        self.dim_ = P.expect_attribute(attrs, "dim", int)
+        self.has_prices_ = P.expect_attribute(attrs, "has_prices", bool)
+        self.time_kind_ = P.expect_attribute(attrs, "time_kind", str, choices=("numeric", "datetime", "order"))
+        self.categories_ = P.expect_attribute(attrs, "categories", list)
+        events = P.expect_attribute(attrs, "event_types", list)
+        values = P.expect_attribute(attrs, "event_weight_values", list)
+        if (not all(isinstance(e, str) for e in events) or len(values) != len(events) or self.dim_ < 0
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in values)):
+            raise PersistenceError("config.json: attributes.event_types / event_weight_values / dim: expected "
+                                     "event names with one finite weight each and dim >= 0")
+        self.event_types_ = tuple(events)
+        self.event_weight_values_ = np.asarray(values, dtype=np.float64)
+        self.users_ = P.expect_ids(arrays, "users", "user")
+        self.items_ = P.expect_ids(arrays, "items", "item")
+        self.streamers_ = P.expect_ids(arrays, "streamers", "streamer") if "streamers" in arrays else None
+        n_u, n_i, n_e, n_c = len(self.users_), len(self.items_), len(events), len(self.categories_)
+        n_s = 0 if self.streamers_ is None else len(self.streamers_)
+        self.price_edges_ = P.expect_array(arrays, "price_edges_", "f", (None,), finite=True, dtype=np.float64)
+        n_b = len(self.price_edges_) + 1 if len(self.price_edges_) else 0
+        shapes: dict[str, tuple[int | None, ...]] = {
+            "item_counts_": (n_i, n_e), "g_item_": (n_i,), "item_text_sum_": (n_i, self.dim_), "item_text_n_": (n_i,),
+            "u_total_": (n_u,), "u_cat_": (n_u, n_c), "u_band_": (n_u, n_b), "u_price_num_": (n_u,),
+            "u_price_den_": (n_u,), "u_counts_": (n_u, n_e), "u_first_": (n_u,), "u_last_": (n_u,), "u_watch_": (n_u,),
+            "u_comment_scale_": (n_u,), "u_comment_vec_": (n_u, self.dim_ + 1), "g_total_": (1,), "g_cat_": (n_c,),
+            "g_band_": (n_b,), "g_price_num_": (1,), "g_price_den_": (1,), "g_counts_": (n_e,), "item_price_": (n_i,),
+        }
+        for name, shape in shapes.items():  # log-space sums may be -inf (nothing yet); never NaN or +inf
+            a = P.expect_array(arrays, name, "f", shape, dtype=np.float64)
+            if np.isposinf(a).any() or (np.isnan(a).any() and name != "item_price_"):
+                raise PersistenceError(f"arrays.safetensors: tensor {name!r}: holds NaN or +infinity")
+            if name in ("item_counts_", "item_text_n_", "u_counts_", "u_watch_", "g_counts_") and (a < 0).any():
+                raise PersistenceError(f"arrays.safetensors: tensor {name!r}: counts and watch time are >= 0")
+            setattr(self, name, a.copy())
+        for name, n in (("item_cat_", n_c), ("item_band_", n_b), ("item_streamer_", n_s)):
+            a = P.expect_array(arrays, name, "iu", (n_i,), dtype=np.int64)
+            if len(a) and (a.min() < -1 or a.max() >= n):
+                raise PersistenceError(f"arrays.safetensors: tensor {name!r}: codes must lie in [-1, {n})")
+            setattr(self, name, a.copy())
+        self.item_has_meta_ = P.expect_array(arrays, "item_has_meta_", "b", (n_i,)).copy()
+        for key, n_cols in (("pairs_item", n_i), ("pairs_streamer", n_s)):
+            rows = P.expect_indices(arrays, f"{key}/rows", n_u)
+            cols = P.expect_indices(arrays, f"{key}/cols", n_cols, (len(rows),))
+            logv = P.expect_array(arrays, f"{key}/logv", "f", (len(rows),), dtype=np.float64)
+            if np.isnan(logv).any() or np.isposinf(logv).any():
+                raise PersistenceError(f"arrays.safetensors: tensor '{key}/logv': holds NaN or +infinity")
+            try:
+                store = LogSparse.from_arrays(rows, cols, logv)
+            except ValueError as err:
+                raise PersistenceError(f"arrays.safetensors: tensor '{key}/rows': {err}") from err
+            setattr(self, f"{key}_", store)
+        self.item_fixed_vec_ = None
+        if "item_fixed_vec" in arrays:
+            self.item_fixed_vec_ = P.expect_array(arrays, "item_fixed_vec", "f", (n_i, None), finite=True,
+                                                  dtype=np.float64).copy()
         self._cache = {}
         self.is_fitted_ = True
 

@@ -49,7 +49,11 @@ class BaseTextEncoder(ParamsMixin):
 
         Returns:
             ``self``.
+
+        Raises:
+            InvalidParameterError: for a hyper-parameter outside what the class declares.
         """
+        self._validate_params()
         checked = None if texts is None else check_texts(texts)
         self._fit(checked)
         self.is_fitted_ = True
@@ -63,7 +67,11 @@ class BaseTextEncoder(ParamsMixin):
 
         Returns:
             float32 array ``(len(texts), dim)``, rows L2-normalised (or zero).
+
+        Raises:
+            InvalidParameterError: for a hyper-parameter outside what the class declares.
         """
+        self._validate_params()
         self._check_ready()
         checked = check_texts(texts)
         if not checked:
@@ -121,6 +129,6 @@ class BaseTextEncoder(ParamsMixin):
 
     def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Called by :func:`liverec.load` on a freshly constructed encoder."""
-        if attributes.get("fitted", False):
+        if persistence.expect_attribute(attributes, "fitted", bool, default=False):
             self._load_state(attributes, arrays)
             self.is_fitted_ = True

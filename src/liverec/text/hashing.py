@@ -25,15 +25,20 @@ Python loop over texts or n-grams, which is what makes it fast):
 
 from __future__ import annotations
 
+import numbers
 import unicodedata
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import DataValidationError
-from ..persistence import register
+from .._params import Interval, SequenceOf
+from ..exceptions import DataValidationError, InvalidParameterError, PersistenceError
+from ..persistence import expect_array, expect_attribute, register
 from .base import BaseTextEncoder, check_texts
+
+#: An n-gram range ``(min_n, max_n)``: two lengths >= 1, ``min_n <= max_n``.
+_NGRAM_RANGE = SequenceOf(Interval(numbers.Integral, 1, None, closed="left"), length=2, ordered=True)
 
 __all__ = ["HashingTextEncoder", "normalize_text"]
 
@@ -167,6 +172,15 @@ class HashingTextEncoder(BaseTextEncoder):
         0.0
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "dim": [Interval(numbers.Integral, 1, None, closed="left")],
+        "char_ngram_range": [_NGRAM_RANGE, None],
+        "word_ngram_range": [_NGRAM_RANGE, None],
+        "idf": [bool],
+        "sublinear_tf": [bool],
+        "alternate_sign": [bool],
+    }
+
     def __init__(
         self,
         dim: int = 2048,
@@ -188,37 +202,23 @@ class HashingTextEncoder(BaseTextEncoder):
         return not self.idf
 
     # Validation ---------------------------------------------------------------------------
-    def _check_params(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-        if isinstance(self.dim, bool) or not isinstance(self.dim, (int, np.integer)) or self.dim < 1:
-            raise DataValidationError(f"dim must be a positive integer, got {self.dim!r}.")
-        ranges: list[tuple[int, int] | None] = []
-        for name in ("char_ngram_range", "word_ngram_range"):
-            value = getattr(self, name)
-            if value is None:
-                ranges.append(None)
-                continue
-            try:
-                lo, hi = (int(v) for v in value)
-            except (TypeError, ValueError):
-                raise DataValidationError(
-                    f"{name} must be a pair (min_n, max_n) of positive integers or None, got {value!r}."
-                ) from None
-            if not 1 <= lo <= hi:
-                raise DataValidationError(
-                    f"{name} must satisfy 1 <= min_n <= max_n, got {value!r}; e.g. (1, 3)."
-                )
-            ranges.append((lo, hi))
-        if ranges[0] is None and ranges[1] is None:
-            raise DataValidationError(
-                "char_ngram_range and word_ngram_range are both None: the encoder would have no "
-                "features; set at least one, e.g. char_ngram_range=(1, 3)."
+    def _validate_param_relations(self) -> None:
+        if self.char_ngram_range is None and self.word_ngram_range is None:
+            raise InvalidParameterError(
+                f"{type(self).__name__}: char_ngram_range and word_ngram_range are both None: the "
+                "encoder would have no features; set at least one, e.g. char_ngram_range=(1, 3)."
             )
-        return ranges[0], ranges[1]
+
+    def _ranges(self) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+        """The validated n-gram ranges as ``(min_n, max_n)`` int pairs (``None`` when off)."""
+        char, word = self.char_ngram_range, self.word_ngram_range
+        return (None if char is None else (int(char[0]), int(char[1])),
+                None if word is None else (int(word[0]), int(word[1])))
 
     # Core -----------------------------------------------------------------------------------
     def _features(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Row (text index) and 64-bit key of every n-gram occurrence in the batch."""
-        char_range, word_range = self._check_params()
+        char_range, word_range = self._ranges()
         cp = _code_points(texts)
         n = len(cp)
         word_table, space_table = _tables()
@@ -298,7 +298,6 @@ class HashingTextEncoder(BaseTextEncoder):
         return X
 
     def _fit(self, texts: list[str] | None) -> None:
-        self._check_params()
         if not self.idf:
             self.n_texts_seen_ = 0 if texts is None else len(texts)
             return
@@ -320,9 +319,9 @@ class HashingTextEncoder(BaseTextEncoder):
             >>> X.shape, X.format
             ((2, 1048576), 'csr')
         """
+        self._validate_params()
         self._check_ready()
         checked = check_texts(texts)
-        self._check_params()
         if not checked:
             return sp.csr_matrix((0, int(self.dim)), dtype=np.float32)
         out = []
@@ -341,7 +340,6 @@ class HashingTextEncoder(BaseTextEncoder):
         return X
 
     def _transform(self, texts: list[str]) -> np.ndarray:
-        self._check_params()
         out = np.zeros((len(texts), int(self.dim)), dtype=np.float32)
         for start in range(0, len(texts), 8192):
             X = self._weighted(texts[start:start + 8192])
@@ -355,9 +353,8 @@ class HashingTextEncoder(BaseTextEncoder):
         return {"n_texts_seen": int(self.n_texts_seen_)}, arrays
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        self.n_texts_seen_ = int(attributes["n_texts_seen"])
+        self.n_texts_seen_ = expect_attribute(attributes, "n_texts_seen", int)
         if self.idf:
-            idf = np.asarray(arrays["idf"], dtype=np.float32)
-            if idf.shape != (int(self.dim),):
-                raise ValueError(f"idf has shape {idf.shape}, expected ({self.dim},)")
-            self.idf_ = idf
+            self.idf_ = expect_array(arrays, "idf", "f", (self.dim,), finite=True, dtype=np.float32)
+            if (self.idf_ < 1.0 - 1e-6).any():  # log((1 + n) / (1 + df)) + 1 >= 1
+                raise PersistenceError("arrays.safetensors: tensor 'idf': inverse document frequencies are >= 1")

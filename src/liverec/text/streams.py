@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import copy
 import datetime as _dt
+import numbers
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 from typing_extensions import Self
 
 from .. import persistence
-from .._params import ParamsMixin
+from .._params import DictOf, HasMethods, Interval, Options, ParamsMixin, Timedelta
 from ..data import IdMap, TextEvents
 from ..data._columns import as_time_query
 from ..data.text import TEXT_KINDS
@@ -95,6 +96,14 @@ class StreamTextEmbedder(ParamsMixin):
         0.0
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "encoder": [HasMethods("transform"), None],
+        "window": [Interval(numbers.Real, 0, None, closed="neither"), Timedelta(), None],
+        "half_life": [Interval(numbers.Real, 0, None, closed="neither"), Timedelta(), None],
+        "kind_weights": [DictOf(Options(TEXT_KINDS), Interval(numbers.Real, 0, None, closed="left")), None],
+        "normalize": [bool],
+    }
+
     def __init__(
         self,
         encoder: BaseTextEncoder | None = None,
@@ -111,12 +120,9 @@ class StreamTextEmbedder(ParamsMixin):
 
     # Fitting ------------------------------------------------------------------------------------
     def _kind_weights(self) -> np.ndarray:
+        """Weight of every text kind (validated parameters: known kinds, weights >= 0)."""
         w = np.ones(len(TEXT_KINDS), dtype=np.float64)
         for name, value in dict(self.kind_weights or {}).items():
-            if name not in TEXT_KINDS:
-                raise DataValidationError(f"kind_weights: unknown text kind {name!r}; use {list(TEXT_KINDS)}.")
-            if not float(value) >= 0:
-                raise DataValidationError(f"kind_weights[{name!r}] must be >= 0, got {value!r}.")
             w[TEXT_KINDS.index(name)] = float(value)
         return w
 
@@ -128,15 +134,16 @@ class StreamTextEmbedder(ParamsMixin):
 
         Returns:
             ``self``.
+
+        Raises:
+            InvalidParameterError: for a hyper-parameter outside what the class declares.
         """
+        self._validate_params()
         if not isinstance(text, TextEvents):
             raise DataTypeError(
                 f"fit expects liverec.data.TextEvents, got {type(text).__name__}; build one with "
                 "TextEvents.from_arrays(item, text, time, kind)."
             )
-        self._kind_weights()
-        _as_duration(self.window, "window")
-        _as_duration(self.half_life, "half_life")
         encoder = self.encoder
         if encoder is None:
             from .hashing import HashingTextEncoder
@@ -211,6 +218,7 @@ class StreamTextEmbedder(ParamsMixin):
         Returns:
             float32 array ``(n_rows, dim)``; ids not seen in fit get zero rows.
         """
+        self._validate_params()
         if not hasattr(self, "embeddings_"):
             raise NotFittedError("this StreamTextEmbedder is not fitted yet; call fit(text) first.")
         if items is None:
@@ -316,28 +324,32 @@ class StreamTextEmbedder(ParamsMixin):
 
     def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Called by :func:`liverec.load`."""
-        classes = persistence.registered_classes()
-        name = attributes["encoder_class"]
-        if name not in classes:
-            raise ValueError(f"unknown encoder class {name!r}")
-        encoder = classes[name](**{k: persistence.decode_value(v) for k, v in attributes["encoder_params"].items()})
-        prefix = "encoder/"
-        encoder._set_state(dict(attributes["encoder_attributes"]),
-                           {k[len(prefix):]: v for k, v in arrays.items() if k.startswith(prefix)})
-        texts = arrays["texts"].tolist()
-        embeddings = np.asarray(arrays["embeddings"], dtype=np.float32)
-        if len(texts) != len(embeddings):
-            raise ValueError(f"{len(texts)} texts but {len(embeddings)} embeddings")
+        P = persistence
+        field = "config.json: attributes.encoder"
+        cls = P.lookup_class(P.expect_attribute(attributes, "encoder_class", str), f"{field}_class")
+        if not issubclass(cls, BaseTextEncoder):
+            raise PersistenceError(f"{field}_class: {cls.__name__} is not a text encoder")
+        params = P.expect_attribute(attributes, "encoder_params", dict)
+        encoder = P.build(cls, {k: P.decode_value(v, f"{field}_params.{k}") for k, v in params.items()},
+                          f"{field}_params")
+        encoder._set_state(P.expect_attribute(attributes, "encoder_attributes", dict),
+                           P.StateArrays.view(arrays).sub("encoder/"))
+        texts = P.expect_array(arrays, "texts", "U", (None,)).tolist()
+        if len(set(texts)) != len(texts):
+            raise PersistenceError("arrays.safetensors: tensor 'texts': texts must be distinct")
+        dim = getattr(encoder, "dim", None)  # the encoder's output width, when it declares one
+        self.embeddings_ = P.expect_array(arrays, "embeddings", "f", (len(texts), dim if isinstance(dim, int) else None),
+                                          finite=True, dtype=np.float32)
         self.encoder_ = encoder
         self.vocabulary_ = {t: j for j, t in enumerate(texts)}
-        self.embeddings_ = embeddings
-        self.items_ = IdMap(arrays["items"], "item")
-        self.time_kind_ = str(attributes["time_kind"])
-        event_text = np.asarray(arrays["event_text"], dtype=np.int64)
-        if len(event_text) and (event_text.max() >= len(embeddings) or event_text.min() < 0):
-            raise ValueError("event_text indexes past the embeddings")
-        self._set_events(np.asarray(arrays["event_item"], dtype=np.int64), np.asarray(arrays["event_time"]),
-                         np.asarray(arrays["event_kind"], dtype=np.int8), event_text)
+        self.items_ = P.expect_ids(arrays, "items", "item")
+        self.time_kind_ = P.expect_attribute(attributes, "time_kind", str, choices=("numeric", "datetime", "order"))
+        event_item = P.expect_indices(arrays, "event_item", len(self.items_))
+        n = len(event_item)
+        event_time = P.expect_array(arrays, "event_time", "f", (n,), finite=True, dtype=np.float64)
+        event_kind = P.expect_indices(arrays, "event_kind", len(TEXT_KINDS), (n,)).astype(np.int8)
+        event_text = P.expect_indices(arrays, "event_text", len(texts), (n,))
+        self._set_events(event_item, event_time, event_kind, event_text)
 
 
 def embed_streams(

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import sqlite3
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from .._params import Device, Interval, Options
 from ..exceptions import DataValidationError
 from ..persistence import register
 from .base import BaseTextEncoder
@@ -114,6 +116,20 @@ class TransformerTextEncoder(BaseTextEncoder):
         (3, 384)
     """
 
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "model": [str, os.PathLike],
+        "pooling": [Options(_POOLINGS)],
+        "max_length": [Interval(numbers.Integral, 3, None, closed="left"), None],
+        "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "device": [Device()],
+        "normalize": [bool],
+        "chunk_overlap": [Interval(numbers.Integral, 0, None, closed="left")],
+        "long_text": [Options(_LONG_TEXT)],
+        "cache_dir": [str, os.PathLike, None],
+        "progress": [bool, None],
+        "local_files_only": [bool],
+    }
+
     def __init__(
         self,
         model: str = DEFAULT_MODEL,
@@ -141,18 +157,6 @@ class TransformerTextEncoder(BaseTextEncoder):
         self.local_files_only = local_files_only
 
     # Loading --------------------------------------------------------------------------------
-    def _check_params(self) -> None:
-        if self.pooling not in _POOLINGS:
-            raise DataValidationError(f"pooling must be one of {_POOLINGS}, got {self.pooling!r}.")
-        if self.long_text not in _LONG_TEXT:
-            raise DataValidationError(f"long_text must be one of {_LONG_TEXT}, got {self.long_text!r}.")
-        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, (int, np.integer)) or self.batch_size < 1:
-            raise DataValidationError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
-        if self.max_length is not None and (not isinstance(self.max_length, (int, np.integer)) or self.max_length < 3):
-            raise DataValidationError(f"max_length must be an integer >= 3 or None, got {self.max_length!r}.")
-        if not isinstance(self.chunk_overlap, (int, np.integer)) or self.chunk_overlap < 0:
-            raise DataValidationError(f"chunk_overlap must be a non-negative integer, got {self.chunk_overlap!r}.")
-
     def _resolved_device(self) -> str:
         import torch
 
@@ -167,7 +171,7 @@ class TransformerTextEncoder(BaseTextEncoder):
 
     def _load(self) -> dict[str, Any]:
         """Load (once per model/device setting) the tokenizer and model."""
-        self._check_params()
+        self._validate_params()
         key = (os.fspath(self.model), str(self.device), bool(self.local_files_only))
         state = self.__dict__.get("_loaded")
         if state is not None and state["key"] == key:
