@@ -15,6 +15,9 @@ try:
 except ImportError:  # pragma: no cover
     pass
 
+# tests/typing holds scripts that test_typing.py type-checks with mypy; they are not tests
+collect_ignore = ["typing"]
+
 settings.register_profile("ci", deadline=None, max_examples=100)
 # many more cases, for fuzzing by hand: HYPOTHESIS_PROFILE=fuzz pytest tests/test_fuzz_load.py
 settings.register_profile("fuzz", deadline=None, max_examples=4000)

@@ -15,6 +15,8 @@ Examples:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import data, datasets, exceptions, metrics, model_selection, models
 from ._version import __version__
 from .base import BaseRecommender, Recommendations
@@ -37,6 +39,12 @@ __all__ = [
     "model_selection",
     "models",
 ]
+
+
+if TYPE_CHECKING:  # typed for checkers and IDEs; imported lazily at run time (see __getattr__)
+    from . import profiles as profiles
+    from . import testing as testing
+    from . import text as text
 
 
 def __getattr__(name: str) -> object:

@@ -6,9 +6,16 @@ Heavy models are imported lazily, so ``import liverec`` stays fast.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .popularity import Popularity
+
+if TYPE_CHECKING:  # type checkers and IDEs see the real classes; at run time they load lazily
+    from .als import ALS as ALS
+    from .bpr import BPR as BPR
+    from .mf import MatrixFactorization as MatrixFactorization
+    from .profile_ranker import ProfileRanker as ProfileRanker
+    from .sequential import SequentialTransformer as SequentialTransformer
 
 _LAZY = {
     "MatrixFactorization": ".mf",
