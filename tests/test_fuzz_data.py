@@ -5,7 +5,7 @@ ids stay distinct, lengths are kept) or raises a liverec error (a ``ValueError``
 ``KeyError`` / ``TypeError`` subclass of :class:`~liverec.exceptions.LiverecError`). Nothing
 else: no other exception, no silent change of meaning. Examples per test come from the
 Hypothesis profile (``ci``: 100), so the file stays well under a minute;
-``LIVEREC_FUZZ_EXAMPLES=5000`` runs a deeper search.
+``HYPOTHESIS_PROFILE=fuzz`` runs a deeper search (the one knob every fuzz suite reads).
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,7 @@ from hypothesis import strategies as st
 from liverec.data import IdMap, Interactions, LiveSchedule
 from liverec.exceptions import LiverecError
 
-_DEEP = os.environ.get("LIVEREC_FUZZ_EXAMPLES")  # e.g. 5000 for a long local run
-FUZZ = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None,
-                **({"max_examples": int(_DEEP)} if _DEEP else {}))
+FUZZ = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much], deadline=None)
 
 
 def attempt(fn: Any) -> Any:
