@@ -65,10 +65,9 @@ def _cpu_model() -> str:
 
 
 def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS / Windows
-        return os.cpu_count() or 1
+    from liverec._runtime import usable_cores  # the library's one reading of "all cores"
+
+    return usable_cores()
 
 
 def _memory_gb() -> float | None:

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import liverec
+from liverec._ranking import parse_request
 from liverec.data import Interactions
 from liverec.exceptions import DataValidationError
 from liverec.models import SequentialTransformer
@@ -214,8 +215,9 @@ def test_repeat_feature_moves_only_the_scores_of_consumed_items() -> None:
     model, X, _ = live_model()
     seen = X.items.codes(X.items.ids[[0, 1, 2]])
     hist = Interactions.from_arrays(["new"] * 3, X.items.ids[[0, 1, 2]], time=[1.0, 2.0, 3.0])
-    soon = model._score_history(model._parse_history(hist, np.array(["new"]), False), np.array([3.5]))
-    late = model._score_history(model._parse_history(hist, np.array(["new"]), False), np.array([300.0]))
+    folded = parse_request(model, ["new"], 1, history=hist).histories
+    soon = model._score_history(folded, np.array([3.5]))
+    late = model._score_history(folded, np.array([300.0]))
     never = np.setdiff1d(np.arange(X.n_items), seen)
     torch.testing.assert_close(soon[0, never], late[0, never])
     assert not torch.allclose(soon[0, seen], late[0, seen])

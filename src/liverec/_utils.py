@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
 
 import numpy as np
+
+from .exceptions import InvalidParameterError
 
 
 def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -62,17 +63,13 @@ def check_random_state(seed: Any) -> np.random.Generator:
     """A numpy ``Generator`` from ``None``, an int or a ``Generator``."""
     if isinstance(seed, np.random.Generator):
         return seed
-    if seed is None or isinstance(seed, (int, np.integer)):
+    if seed is None or (isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0):
         return np.random.default_rng(seed)
-    raise TypeError(f"random_state must be None, an int or a numpy Generator, got {type(seed).__name__}.")
+    raise InvalidParameterError(
 
+        f"random_state must be None, a non-negative int or a numpy Generator, got {seed!r:.60}."
+    )
 
-def default_threads() -> int:
-    """The number of CPU cores this process may use."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return max(1, os.cpu_count() or 1)
 
 
 class Progress:

@@ -39,9 +39,9 @@ def info() -> str:
         lines.append(f"torch   {torch.__version__} (threads {torch.get_num_threads()}, CUDA {'yes' if cuda else 'no'}{gpu})")
     except ImportError:  # pragma: no cover - torch is a core dependency
         lines.append("torch   not installed")
-    from ._utils import default_threads
+    from ._runtime import usable_cores
 
-    lines.append(f"cores   {default_threads()}")
+    lines.append(f"cores   {usable_cores()}")
     for extra, modules in _EXTRAS.items():
         present = [m for m in modules if importlib.util.find_spec(m) is not None]
         status = "yes" if len(present) == len(modules) else ("partly" if present else "no")

@@ -17,6 +17,7 @@ __all__ = [
     "NotFittedError",
     "PersistenceError",
     "InvalidParameterError",
+    "DataFileNotFoundError",
 ]
 
 
@@ -38,6 +39,13 @@ class DataValidationError(LiverecError, ValueError):
 
 class DataTypeError(LiverecError, TypeError):
     """Input data has the wrong type (for example a non-numeric weight column)."""
+
+
+class DataFileNotFoundError(LiverecError, FileNotFoundError):
+    """A data file or folder passed to a reader or loader does not exist.
+
+    Subclasses ``FileNotFoundError``, so ``except FileNotFoundError`` keeps working.
+    """
 
 
 class UnknownIdError(LiverecError, KeyError):

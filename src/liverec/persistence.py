@@ -435,9 +435,32 @@ def save_state(
     attributes: dict[str, Any],
     arrays: dict[str, np.ndarray],
 ) -> None:
-    """Write a model directory (created if needed; existing files are overwritten)."""
-    path = os.fspath(path)
-    os.makedirs(path, exist_ok=True)
+    """Write a model directory (created if needed; existing files are overwritten).
+
+    Raises:
+        PersistenceError: the path is not a usable directory (an existing file, a read-only
+            folder, a name the system refuses); nothing of another file is overwritten.
+    """
+    try:
+        path = os.fspath(path)
+        if not path:
+            raise ValueError("an empty path")
+        os.makedirs(path, exist_ok=True)
+    except (OSError, ValueError, TypeError) as err:
+        reason = "it is an existing file, not a folder" if isinstance(err, FileExistsError) else str(err)
+        raise PersistenceError(
+            f"cannot save to {path!r}: {reason}; pass the path of a new or existing folder you can write to."
+        ) from None
+    try:
+        _write_state(path, cls_name, params, attributes, arrays)
+    except OSError as err:
+        raise PersistenceError(
+            f"cannot write the model into {path!r}: {err.strerror or err}; check the folder's permissions and space."
+        ) from None
+
+
+def _write_state(path: str, cls_name: str, params: dict[str, Any], attributes: dict[str, Any],
+                 arrays: dict[str, np.ndarray]) -> None:
     arrays_path = os.path.join(path, ARRAYS_FILE)
     write_safetensors(arrays_path, _encode_arrays(arrays))
     config = {

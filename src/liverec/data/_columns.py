@@ -51,12 +51,52 @@ def as_1d(values: Any, column: str) -> np.ndarray:
             f"column {column!r}: expected a sequence (list, numpy array, pandas Series), "
             f"got a scalar {type(values).__name__}; wrap it in a list."
         )
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError) as err:
+        raise DataValidationError(
+            f"column {column!r}: could not be read as a 1-D column ({err}); pass one scalar per row."
+        ) from None
     if arr.ndim != 1:
         raise DataValidationError(
             f"column {column!r}: expected a 1-D sequence, got shape {arr.shape}; flatten it first."
         )
     return arr
+
+
+def as_row_index(rows: Any, n: int) -> np.ndarray:
+    """``rows`` (a boolean mask of length ``n``, integer positions, one position or a slice) as int64 positions.
+
+    Examples:
+        >>> as_row_index([True, False, True], 3).tolist(), as_row_index(slice(None, None, -1), 2).tolist()
+        ([0, 2], [1, 0])
+    """
+    if isinstance(rows, slice):
+        return np.arange(n)[rows]
+    if isinstance(rows, (numbers.Integral, np.integer)) and not isinstance(rows, (bool, np.bool_)):
+        rows = [rows]
+    try:
+        arr = np.asarray(rows.to_numpy() if hasattr(rows, "to_numpy") else rows)
+    except (TypeError, ValueError, OverflowError) as err:
+        raise DataTypeError(f"rows: expected a boolean mask or integer positions ({err}).") from None
+    if arr.ndim != 1:
+        raise DataValidationError(f"rows: expected a 1-D boolean mask or positions, got shape {arr.shape}.")
+    if arr.dtype == bool:
+        if len(arr) != n:
+            raise DataValidationError(f"boolean mask has {len(arr)} entries but there are {n} rows.")
+        return np.flatnonzero(arr)
+    if len(arr) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if arr.dtype.kind not in "iu":
+        raise DataTypeError(
+            f"rows: expected a boolean mask or integer positions, got dtype {arr.dtype}; "
+            "convert with np.asarray(rows, dtype=int)."
+        )
+    out_of_range = (arr >= n) | (arr < -n) if arr.dtype.kind == "i" else arr >= np.uint64(n)
+    if out_of_range.any():
+        row = int(np.flatnonzero(out_of_range)[0])
+        raise DataValidationError(f"rows: position {arr[row]} (entry {row}) is out of range for {n} rows.")
+    return arr.astype(np.int64)
 
 
 def _is_missing_scalar(x: Any) -> bool:
@@ -706,6 +746,7 @@ def check_texts(texts: Any, name: str = "texts") -> list[str]:
             raise DataTypeError(f"{name} must be a sequence of strings, got {type(texts).__name__}.")
         texts = list(texts)
     if all(type(t) is str for t in texts):
+        _check_encodable(texts, name)
         return texts
     for row, value in enumerate(texts):
         if value is None or (isinstance(value, float) and value != value):
@@ -717,4 +758,26 @@ def check_texts(texts: Any, name: str = "texts") -> list[str]:
             raise DataTypeError(
                 f"{name}: expected a string at row {row}, got {type(value).__name__} ({value!r})."
             )
-    return [str(t) for t in texts]  # str subclasses (e.g. numpy.str_) become plain str
+    out = [str(t) for t in texts]  # str subclasses (e.g. numpy.str_) become plain str
+    _check_encodable(out, name)
+    return out
+
+
+def _check_encodable(texts: list[str], name: str) -> None:
+    """Refuse texts holding a lone surrogate (``"\\ud800"``): not Unicode text, no encoder can read it."""
+    try:
+        "".join(texts).encode("utf-8")
+    except UnicodeEncodeError:
+        row = next(r for r, t in enumerate(texts) if not _encodes(t))
+        raise DataValidationError(
+            f"{name}: text at row {row} holds a lone surrogate code point, which is not valid Unicode; "
+            "decode the source with errors='replace' (or 'surrogatepass' then re-encode) first."
+        ) from None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -8,10 +8,11 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from ..exceptions import DataTypeError, DataValidationError
+from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
 from ._columns import (
     TimeKind,
     as_1d,
+    as_row_index,
     as_times,
     as_weights,
     check_lengths,
@@ -458,7 +459,18 @@ class Interactions:
         """
         if self.event is None:
             return np.ones(len(self), dtype=np.float64)
+        if weights is not None and not isinstance(weights, Mapping):
+            raise InvalidParameterError(
+                f"event_weights must be a mapping {{event name: worth}}, got {type(weights).__name__}."
+            )
         table = dict(DEFAULT_EVENT_WEIGHTS if weights is None else weights)
+        bad = [(k, v) for k, v in table.items() if isinstance(v, bool) or not isinstance(v, (int, float, np.integer,
+                                                                                               np.floating))
+               or not np.isfinite(v)]
+        if bad:
+            raise InvalidParameterError(
+                f"event_weights: the worth of {bad[0][0]!r} must be a finite number, got {bad[0][1]!r}."
+            )
         present = np.unique(self.event)
         missing = [self.event_types[c] for c in present if self.event_types[c] not in table]
         if missing:
@@ -483,8 +495,17 @@ class Interactions:
                 ``"binary"`` (1 if any event), ``"event"`` (sum of event-type worth),
                 ``"last"`` (the ``weight`` of the latest event: ratings that were revised).
             event_weights: Worth per event type for ``weighting="event"``.
-            dtype: Value dtype.
+            dtype: Value dtype (float32, float64 or an integer type).
         """
+        try:
+            dtype = np.dtype(dtype)
+        except TypeError:
+            dtype = None
+        if dtype is None or dtype.kind not in "fiu" or dtype == np.float16 or dtype.itemsize > 8:
+            raise InvalidParameterError(
+                "to_csr: dtype must be a float (float32, float64) or integer numpy dtype, got "
+                f"{dtype!r}."
+            )
         shape = (self.n_users, self.n_items)
         if weighting == "count" or weighting == "binary":
             vals = np.ones(len(self), dtype=np.float64)
@@ -502,7 +523,7 @@ class Interactions:
             keep = len(key) - 1 - last_rev
             return sp.csr_matrix((w[keep].astype(dtype), (u[keep], i[keep])), shape=shape)
         else:
-            raise ValueError(
+            raise InvalidParameterError(
                 f"weighting must be 'count', 'sum', 'binary', 'event' or 'last', got {weighting!r}."
             )
         m = sp.csr_matrix((vals, (self.user_codes, self.item_codes)), shape=shape, dtype=np.float64)
@@ -542,11 +563,7 @@ class Interactions:
     # Slicing -------------------------------------------------------------------------------
     def select(self, rows: Any) -> Interactions:
         """Rows by boolean mask or index array; the id maps are shared."""
-        rows = np.asarray(rows)
-        if rows.dtype == bool and len(rows) != len(self):
-            raise DataValidationError(
-                f"boolean mask has {len(rows)} entries but there are {len(self)} rows."
-            )
+        rows = as_row_index(rows, len(self))
         return self._replace(
             user_codes=self.user_codes[rows], item_codes=self.item_codes[rows], time=self.time[rows],
             event=None if self.event is None else self.event[rows],

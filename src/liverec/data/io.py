@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from ..exceptions import DataValidationError
+from ..exceptions import DataFileNotFoundError, DataValidationError
 
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
@@ -30,7 +30,7 @@ def read_csv_columns(path: str | os.PathLike[str], delimiter: str = ",") -> dict
     """
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path!r}")
+        raise DataFileNotFoundError(f"no such file: {path!r}")
     if not os.path.isfile(path):
         raise DataValidationError(f"{path!r} is not a regular file; pass the path of a CSV file.")
     with open(path, "rb") as fh:

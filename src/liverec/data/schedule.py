@@ -22,6 +22,11 @@ from ._columns import (
 )
 from .idmap import IdMap
 
+#: A broadcast longer than this many typical ones is indexed apart (see ``_build_index``).
+_LONG_FACTOR = 64.0
+#: At most this many time buckets in the index.
+_MAX_BUCKETS = 4_000_000
+
 
 class LiveSchedule:
     """Broadcasts ``(item, start, end)``: an item is live at ``t`` when ``start <= t < end``.
@@ -106,24 +111,48 @@ class LiveSchedule:
 
     # Index -----------------------------------------------------------------------------------
     def _build_index(self) -> None:
+        # Short broadcasts go in fixed-width time buckets (each registered in the buckets it
+        # overlaps); broadcasts much longer than a typical one (a 24/7 channel, an end in 9999)
+        # would each fill millions of buckets, so they are kept apart, sorted by start, and
+        # checked directly. Every broadcast thus costs a bounded number of index entries.
         n = len(self.start)
-        self._t0 = float(self.start.min()) if n else 0.0
-        t1 = float(self.end.max()) if n else 1.0
         durations = self.end - self.start
-        # Bucket width ~ a typical broadcast, but never so fine that there are > 4M buckets.
-        width = float(np.median(durations)) if n else 1.0
-        width = max(width, (t1 - self._t0) / 4_000_000, 1e-9)
+        typical = float(np.median(durations)) if n else 1.0
+        long = ~(durations <= _LONG_FACTOR * typical)  # also catches an infinite end
+        short = np.flatnonzero(~long)
+        self._long = np.flatnonzero(long)[np.argsort(self.start[long], kind="stable")]
+        self._long_start = self.start[self._long]
+        self._t0 = float(self.start[short].min()) if len(short) else 0.0
+        t1 = float(self.end[short].max()) if len(short) else 1.0
+        # bucket width ~ a typical broadcast, but never so fine that there are > 4M buckets
+        width = max(typical, (t1 - self._t0) / _MAX_BUCKETS, 1e-9)
         self._width = width
-        first = np.floor((self.start - self._t0) / width).astype(np.int64)
-        last = np.floor((np.nextafter(self.end, -np.inf) - self._t0) / width).astype(np.int64)
+        first = np.floor((self.start[short] - self._t0) / width).astype(np.int64)
+        last = np.floor((np.nextafter(self.end[short], -np.inf) - self._t0) / width).astype(np.int64)
         counts = last - first + 1
-        n_buckets = int(last.max()) + 1 if n else 1
-        owner = np.repeat(np.arange(n, dtype=np.int64), counts)
+        n_buckets = int(last.max()) + 1 if len(short) else 1
+        owner = np.repeat(short, counts)
         bucket = concat_ranges(first, counts)
         order = np.argsort(bucket, kind="stable")
         self._bucket_members = owner[order]
         self._bucket_ptr = np.zeros(n_buckets + 1, dtype=np.int64)
         np.cumsum(np.bincount(bucket, minlength=n_buckets), out=self._bucket_ptr[1:])
+
+    def _candidates(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(row, broadcast)`` pairs that may be live at ``times[row]`` (a superset)."""
+        nq = len(times)
+        b = np.floor((times - self._t0) / self._width)
+        valid = (b >= 0) & (b < len(self._bucket_ptr) - 1)  # also False for NaN
+        bc = np.where(valid, b, 0).astype(np.int64)
+        counts = np.where(valid, self._bucket_ptr[bc + 1] - self._bucket_ptr[bc], 0)
+        members = self._bucket_members[concat_ranges(self._bucket_ptr[bc], counts)]
+        rows = np.repeat(np.arange(nq, dtype=np.int64), counts)
+        if len(self._long):
+            # long broadcasts that started by each time (they are sorted by start)
+            n_started = np.searchsorted(self._long_start, times, side="right")
+            rows = np.concatenate([rows, np.repeat(np.arange(nq, dtype=np.int64), n_started)])
+            members = np.concatenate([members, self._long[concat_ranges(np.zeros(nq, dtype=np.int64), n_started)]])
+        return rows, members
 
     def __len__(self) -> int:
         return len(self.item_codes)
@@ -145,24 +174,26 @@ class LiveSchedule:
         """Columns with external ids."""
         return {"item": self.item, "start": self.time_values("start"), "end": self.time_values("end")}
 
-    def live_codes(self, t: Any) -> tuple[np.ndarray, np.ndarray]:
-        """Items live at each time, as CSR ``(indptr, item_codes)`` over this schedule's map.
+    def live_codes(self, t: Any, items: IdMap | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Items live at each time, as CSR ``(indptr, item_codes)``.
 
-        Each row lists distinct codes in increasing order. Accepts every time form of
-        :meth:`live_at`; for a datetime schedule, numbers are also taken as seconds since the
-        epoch (the internal form of ``Interactions.time``), but a datetime against a numeric
-        schedule is refused.
+        The one place where live items are put in another map's codes: with ``items`` (e.g. a
+        model's item map) the codes are that map's and live items it lacks are left out;
+        without it they are this schedule's own codes. Each row lists distinct codes in
+        increasing order. Accepts every time form of :meth:`live_at`; for a datetime schedule,
+        numbers are also taken as seconds since the epoch (the internal form of
+        ``Interactions.time``), but a datetime against a numeric schedule is refused.
+
+        Examples:
+            >>> s = LiveSchedule.from_arrays(["b", "c"], [0, 0], [5, 5])
+            >>> s.live_codes([1, 9], items=IdMap(["a", "c"]))
+            (array([0, 1, 1]), array([1]))
         """
         times, kind = parse_time_query(t, "t")
         if kind == "datetime":
             check_time_kind(kind, self.time_kind, "t", "the schedule")
         nq = len(times)
-        b = np.floor((times - self._t0) / self._width).astype(np.int64)
-        valid = (b >= 0) & (b < len(self._bucket_ptr) - 1)
-        bc = np.where(valid, b, 0)
-        counts = np.where(valid, self._bucket_ptr[bc + 1] - self._bucket_ptr[bc], 0)
-        members = self._bucket_members[concat_ranges(self._bucket_ptr[bc], counts)]
-        rows = np.repeat(np.arange(nq, dtype=np.int64), counts)
+        rows, members = self._candidates(times)
         tq = times[rows]
         live = (self.start[members] <= tq) & (tq < self.end[members])
         rows, codes = rows[live], self.item_codes[members[live]]
@@ -170,9 +201,25 @@ class LiveSchedule:
         key = rows * np.int64(len(self.items) + 1) + codes
         key = sorted_unique(key)
         rows, codes = key // (len(self.items) + 1), key % (len(self.items) + 1)
+        if items is not None and items is not self.items:
+            rows, codes = self._remap(rows, codes, items)
         indptr = np.zeros(nq + 1, dtype=np.int64)
         np.cumsum(np.bincount(rows, minlength=nq), out=indptr[1:])
         return indptr, codes
+
+    def _remap(self, rows: np.ndarray, codes: np.ndarray, items: IdMap) -> tuple[np.ndarray, np.ndarray]:
+        """``(row, code)`` pairs in ``items``' codes, sorted by (row, code); unknown items dropped."""
+        cached = getattr(self, "_lut_cache", None)  # one map at a time: a model's, reused per batch
+        if cached is None or cached[0] is not items:
+            cached = (items, items.codes(self.items.ids, missing="ignore"))
+            self._lut_cache = cached
+        mapped = cached[1][codes]
+        keep = mapped >= 0
+        width = np.int64(len(items) + 1)
+        key = rows[keep] * width + mapped[keep]
+        if len(key) > 1 and not (key[1:] > key[:-1]).all():
+            key = np.sort(key)
+        return key // width, key % width
 
     def live_at(self, t: Any) -> Any:
         """External ids of the items live at ``t``.
@@ -205,21 +252,9 @@ class LiveSchedule:
             items: Columns follow this map (e.g. a model's item map); live items it lacks are
                 left out. Defaults to the schedule's own map.
         """
-        indptr, codes = self.live_codes(t)
-        if items is None or items is self.items:
-            n_cols, cols, keep = len(self.items), codes, np.ones(len(codes), dtype=bool)
-        else:
-            lut = items.codes(self.items.ids, missing="ignore")
-            cols = lut[codes]
-            keep = cols >= 0
-            n_cols = len(items)
-        rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
-        m = sp.csr_matrix(
-            (np.ones(int(keep.sum()), dtype=bool), (rows[keep], cols[keep])),
-            shape=(len(indptr) - 1, n_cols),
-        )
-        m.sort_indices()
-        return m
+        indptr, codes = self.live_codes(t, items)
+        n_cols = len(self.items if items is None else items)
+        return sp.csr_matrix((np.ones(len(codes), dtype=bool), codes, indptr), shape=(len(indptr) - 1, n_cols))
 
     def is_live(self, items: Any, t: Any) -> np.ndarray:
         """Pairwise: whether ``items[j]`` is live at ``t[j]`` (unknown items are not live).

@@ -9,7 +9,9 @@ import numpy as np
 from ..exceptions import DataValidationError
 from ._columns import (
     TimeKind,
+    _object_array,
     as_1d,
+    as_row_index,
     as_times,
     check_lengths,
     check_texts,
@@ -74,7 +76,8 @@ class TextEvents:
             items: Existing item map to code items with (e.g. the interactions' map).
         """
         it = normalize_ids(item, "item")
-        tx = as_1d(text, "text")
+        # a list is read element by element: numpy's str dtype would drop trailing NUL characters
+        tx = _object_array(text) if isinstance(text, (list, tuple)) else as_1d(text, "text")
         n = check_lengths({"item": it, "text": tx})
         txt = np.empty(n, dtype=object)
         txt[:] = check_texts(tx, "column 'text'")
@@ -127,7 +130,7 @@ class TextEvents:
 
     def select(self, rows: Any) -> TextEvents:
         """Rows by boolean mask or index array (the item map is shared)."""
-        rows = np.asarray(rows)
+        rows = as_row_index(rows, len(self))
         return TextEvents(
             self.item_codes[rows], self.text[rows], self.time[rows], self.kind[rows], self.items,
             None if self.user is None else self.user[rows], time_kind=self.time_kind,

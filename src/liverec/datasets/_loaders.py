@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ..data import IdMap, Interactions, LiveSchedule
-from ..exceptions import DataValidationError
+from ..exceptions import DataFileNotFoundError, DataValidationError
 
 __all__ = [
     "SEQUENCE_FORMATS",
@@ -35,10 +35,18 @@ SEQUENCE_FORMATS: tuple[str, ...] = ("auto", "items", "user_items", "pairs")
 
 def _read_lines(path: str | os.PathLike[str]) -> tuple[str, list[str]]:
     p = os.fspath(path)
+    if not os.path.exists(p):
+        raise DataFileNotFoundError(f"no such file: {p!r}")
     if not os.path.isfile(p):
-        raise FileNotFoundError(f"no such file: {p!r}")
-    with open(p, encoding="utf-8-sig") as fh:  # -sig: a leading BOM is not part of an id
-        lines = fh.read().splitlines()
+        raise DataValidationError(f"{p!r} is not a regular file (a folder?); pass the path of the data file.")
+    with open(p, "rb") as fh:
+        raw = fh.read()
+    try:
+        text = raw.decode("utf-8-sig")  # -sig: a leading BOM is not part of an id
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataValidationError(f"{p}, line {line}: not UTF-8 text (byte {err.start}); save the file as UTF-8.") from None
+    lines = text.splitlines()
     while lines and not lines[-1].strip():
         lines.pop()
     if not lines:
@@ -53,12 +61,18 @@ def _as_int_ids(tokens: list[str], line_of: np.ndarray, path: str, what: str) ->
     except (ValueError, OverflowError):
         for k, tok in enumerate(tokens):
             try:
-                int(tok)
+                value = int(tok)
             except ValueError:
                 raise DataValidationError(
                     f"{path}, line {int(line_of[k]) + 1}: {what} {tok!r} is not an integer; this format "
                     "holds integer ids separated by spaces: fix the line (or build the data with "
                     "Interactions.from_arrays for other ids)."
+                ) from None
+            if not -(2**63) <= value < 2**63:
+                raise DataValidationError(
+                    f"{path}, line {int(line_of[k]) + 1}: {what} {tok!r} is outside the int64 range; ids "
+                    "of this format must fit in 64 bits (build the data with Interactions.from_arrays "
+                    "and string ids for others)."
                 ) from None
         raise  # pragma: no cover - numpy failed on something int() accepts
 
@@ -263,11 +277,11 @@ def load_ml1m_seq(folder: str | os.PathLike[str]) -> SequenceBenchmark:
     """
     root = Path(folder)
     if not root.is_dir():
-        raise FileNotFoundError(f"no such folder: {str(root)!r} (expected the ml-1m-seq folder)")
+        raise DataFileNotFoundError(f"no such folder: {str(root)!r} (expected the ml-1m-seq folder)")
     names = ("train_input.txt", "val_input.txt", "val_output.txt", "test_output.txt")
     missing = [n for n in names if not (root / n).is_file()]
     if missing:
-        raise FileNotFoundError(f"{root}: missing {missing}; the ml-1m-seq folder holds {list(names)}.")
+        raise DataFileNotFoundError(f"{root}: missing {missing}; the ml-1m-seq folder holds {list(names)}.")
     p_train, train_lines = _read_lines(root / "train_input.txt")
     p_val, val_lines = _read_lines(root / "val_input.txt")
     train_split = [ln.split() for ln in train_lines]
@@ -363,7 +377,7 @@ def load_movielens(path: str | os.PathLike[str]) -> Interactions:
                 p = p / name
                 break
         else:
-            raise FileNotFoundError(f"{str(p)!r} holds neither u.data nor ratings.dat.")
+            raise DataFileNotFoundError(f"{str(p)!r} holds neither u.data nor ratings.dat.")
     fname, lines = _read_lines(p)
     sep = "::" if "::" in lines[0] else None
     split = [ln.split(sep) for ln in lines]
@@ -433,7 +447,12 @@ def merge_intervals(codes: np.ndarray, start: np.ndarray, stop: np.ndarray) -> t
     return c[first], s[first], end
 
 
+#: Largest |time step| load_twitch accepts: exact as float64 and far beyond any real data.
+_MAX_STEP = 2**40
+
+
 def load_twitch(path: str | os.PathLike[str]) -> TwitchData:
+
     """Read the Twitch live-streaming data (Rappaz, McAuley and Aberer, RecSys 2021).
 
     A CSV without header: ``user_id, stream_id, streamer_name, start, stop``, where start
@@ -471,13 +490,20 @@ def load_twitch(path: str | os.PathLike[str]) -> TwitchData:
     n = len(lines)
     rows = np.arange(n)
     user = _as_int_ids(flat[0::5], rows, p, "user_id")
-    names = np.array([x.strip() for x in flat[2::5]])
-    empty = names == ""
+    names = [x.strip() for x in flat[2::5]]  # a list: numpy's str dtype would drop trailing NULs
+    empty = np.array([x == "" for x in names], dtype=bool)
     if empty.any():
         row = int(np.flatnonzero(empty)[0])
         raise DataValidationError(f"{p}, line {row + 1}: empty streamer_name; every row needs one.")
     start = _as_int_ids(flat[3::5], rows, p, "start step")
     stop = _as_int_ids(flat[4::5], rows, p, "stop step")
+    huge = (np.abs(start) > _MAX_STEP) | (np.abs(stop) > _MAX_STEP)
+    if huge.any():
+        row = int(np.flatnonzero(huge)[0])
+        raise DataValidationError(
+            f"{p}, line {row + 1}: step beyond +-2**40 (start {int(start[row])}, stop {int(stop[row])}); "
+            "steps are 10-minute time steps, so this is not a real time: fix or remove that row."
+        )
     bad = stop <= start
     if bad.any():
         row = int(np.flatnonzero(bad)[0])

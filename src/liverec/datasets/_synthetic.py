@@ -9,7 +9,7 @@ import numpy as np
 
 from .._utils import check_random_state, concat_ranges
 from ..data import EVENT_TYPES, IdMap, Interactions, LiveSchedule, TextEvents
-from ..exceptions import DataValidationError
+from ..exceptions import DataValidationError, InvalidParameterError
 from . import _vocab as V
 
 __all__ = ["LiveCommerceData", "make_live_commerce", "repeat_share"]
@@ -144,7 +144,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 def _check_int(name: str, value: Any, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}.")
+        raise InvalidParameterError(f"{name} must be an int, got {type(value).__name__}.")
     if value < low:
         raise DataValidationError(f"{name} must be >= {low}, got {value}.")
     return int(value)
@@ -154,9 +154,10 @@ def _check_float(name: str, value: Any, low: float, high: float = np.inf) -> flo
     try:
         v = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}.") from None
-    if not (low <= v <= high):
-        raise DataValidationError(f"{name} must be in [{low}, {high}], got {value}.")
+        raise InvalidParameterError(f"{name} must be a number, got {type(value).__name__}.") from None
+    if not (low <= v <= high) or not np.isfinite(v):
+        raise DataValidationError(f"{name} must be in [{low}, {high}] and finite, got {value}.")
+
     return v
 
 
@@ -255,7 +256,7 @@ def make_live_commerce(
         n_days: Number of days, starting at midnight of ``start``.
         n_categories: Number of product categories (1 to 10).
         products_per_streamer: Mean number of products a room sells (at least 2 each).
-        sessions_per_day: Mean number of app sessions per user per day.
+        sessions_per_day: Mean number of app sessions per user per day (at most 100).
         n_favorites: Number of favourite streamers per user.
         loyalty: Utility bonus of a favourite streamer (0 turns loyalty off).
         feed_size: Live rooms sampled into each session's feed besides the favourites.
@@ -294,7 +295,7 @@ def make_live_commerce(
     products_per_streamer = _check_int("products_per_streamer", products_per_streamer, 1)
     n_favorites = _check_int("n_favorites", n_favorites, 0)
     feed_size = _check_int("feed_size", feed_size, 1)
-    sessions_per_day = _check_float("sessions_per_day", sessions_per_day, 0.0)
+    sessions_per_day = _check_float("sessions_per_day", sessions_per_day, 0.0, 100.0)  # bounds the data's size
     loyalty = _check_float("loyalty", loyalty, -np.inf)
     taste_concentration = _check_float("taste_concentration", taste_concentration, 1e-3)
     zh_share = _check_float("zh_share", zh_share, 0.0, 1.0)

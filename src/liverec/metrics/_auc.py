@@ -6,18 +6,22 @@ from typing import Any
 
 import numpy as np
 
-from ..exceptions import DataValidationError
+from ..data._columns import normalize_ids
+from ..exceptions import DataValidationError, InvalidParameterError
+from ._ranking import as_array
 
 __all__ = ["auc", "gauc"]
 
 
 def _labels_scores(y_true: Any, y_score: Any) -> tuple[np.ndarray, np.ndarray]:
-    y = np.asarray(y_true).reshape(-1)
-    s = np.asarray(y_score, dtype=np.float64).reshape(-1)
+    y = as_array(y_true, "y_true").reshape(-1)
+    s = as_array(y_score, "y_score", dtype=np.float64).reshape(-1)
     if len(y) != len(s):
         raise DataValidationError(f"y_true has {len(y)} labels but y_score has {len(s)} scores.")
     if y.dtype == bool:
         y = y.astype(np.int8)
+    if y.dtype.kind not in "iuf":
+        raise DataValidationError(f"y_true must be binary (0/1 or bool), got an array of dtype {y.dtype}.")
     uniq = np.unique(y)
     if not np.isin(uniq, [0, 1]).all():
         raise DataValidationError(f"y_true must be binary (0/1 or bool), got values {uniq[:5].tolist()}.")
@@ -103,11 +107,11 @@ def gauc(y_true: Any, y_score: Any, groups: Any, *, weighting: str = "impression
         0.75
     """
     y, s = _labels_scores(y_true, y_score)
-    g = np.asarray(groups).reshape(-1)
+    g = normalize_ids(groups, "groups")
     if len(g) != len(y):
         raise DataValidationError(f"groups has {len(g)} entries but y_true has {len(y)}.")
     if weighting not in ("impressions", "uniform"):
-        raise ValueError(f"weighting must be 'impressions' or 'uniform', got {weighting!r}.")
+        raise InvalidParameterError(f"weighting must be 'impressions' or 'uniform', got {weighting!r}.")
     _, codes = np.unique(g, return_inverse=True)
     values, pos, neg = _group_auc(codes.reshape(-1).astype(np.int64), y, s)
     ok = (pos > 0) & (neg > 0)

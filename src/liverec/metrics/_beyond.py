@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 
 from ..data import Interactions
-from ..exceptions import DataValidationError
-from ._ranking import _as_ranked, _check_k, _padding
+from ..data._columns import is_scalar, normalize_ids
+from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
+from ._ranking import _as_ranked, _check_k, _padding, as_array
 
 __all__ = ["catalog_coverage", "ctr", "cvr", "intra_list_diversity", "novelty"]
 
@@ -57,15 +58,17 @@ def catalog_coverage(ranked: Any, catalog: Any, k: int | None = 10) -> float:
     items = top[valid]
     if isinstance(catalog, (int, np.integer)) and not isinstance(catalog, bool):
         if catalog < 1:
-            raise ValueError(f"catalog must have at least one item, got {catalog}.")
+            raise InvalidParameterError(f"catalog must have at least one item, got {catalog}.")
         if items.dtype.kind not in "iu":
             raise DataValidationError("catalog=<int> needs integer item indices in ranked; pass the catalogue ids instead.")
         items = items.astype(np.int64)
         items = items[(items >= 0) & (items < catalog)]
         return float(len(np.unique(items)) / catalog)
-    cat = np.unique(np.asarray(catalog).reshape(-1))
+    if isinstance(catalog, (bool, float)):
+        raise InvalidParameterError(f"catalog must be a number of items or a sequence of ids, got {catalog!r}.")
+    cat = np.zeros(0) if is_scalar(catalog) else np.unique(normalize_ids(catalog, "catalog"))
     if len(cat) == 0:
-        raise ValueError("catalog is empty.")
+        raise DataValidationError("catalog is empty; pass the ids of the catalogue's items or their number.")
     return float(np.isin(cat, items).sum() / len(cat))
 
 
@@ -92,8 +95,8 @@ def novelty(ranked: Any, item_counts: Any, n_users: int, k: int | None = 10, *, 
         >>> novelty([[0, 1]], item_counts=[8, 2], n_users=8)  # (0 + 2) / 2
         1.0
     """
-    if not n_users or n_users < 1:
-        raise ValueError(f"n_users must be a positive integer, got {n_users!r}.")
+    if isinstance(n_users, bool) or not isinstance(n_users, (int, np.integer)) or n_users < 1:
+        raise InvalidParameterError(f"n_users must be a positive integer, got {n_users!r}.")
     top, valid = _top(ranked, k)
     if isinstance(item_counts, Mapping):
         flat = top[valid]
@@ -101,7 +104,9 @@ def novelty(ranked: Any, item_counts: Any, n_users: int, k: int | None = 10, *, 
         info = np.zeros(top.shape)
         info[valid] = -np.log2(np.maximum(counts, 1.0) / n_users)
     else:
-        c = np.asarray(item_counts, dtype=np.float64).reshape(-1)
+        c = as_array(item_counts, "item_counts", dtype=np.float64).reshape(-1)
+        if not (np.isfinite(c) & (c >= 0)).all():
+            raise DataValidationError("item_counts must be finite counts >= 0 (users per item).")
         codes = _int_codes(top, valid, len(c), "item_counts")
         info = np.where(valid, -np.log2(np.maximum(c[codes], 1.0) / n_users), 0.0)
     m = valid.sum(axis=1)
@@ -136,9 +141,11 @@ def intra_list_diversity(
         >>> round(intra_list_diversity([[0, 1, 2]], [[1, 0], [0, 1], [1, 0]], k=3), 4)  # 2 of 3 pairs orthogonal
         0.6667
     """
-    v = np.asarray(item_vectors, dtype=np.float64)
+    v = as_array(item_vectors, "item_vectors", dtype=np.float64)
     if v.ndim != 2:
         raise DataValidationError(f"item_vectors must be 2-D (n_items, dim), got shape {v.shape}.")
+    if not np.isfinite(v).all():
+        raise DataValidationError("item_vectors must be finite (no NaN or inf).")
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     e = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
     top, valid = _top(ranked, k)
@@ -165,7 +172,16 @@ def _event_column(events: Any) -> np.ndarray:
         if events.event is None:
             raise DataValidationError("these interactions have no event column; ctr/cvr need event types.")
         return np.asarray(events.event_names).astype(str)
-    return np.asarray(events).reshape(-1).astype(str)
+    names = as_array(events, "events").reshape(-1)
+    if names.dtype.kind != "U":
+        bad = [j for j, x in enumerate(names.tolist()) if not isinstance(x, str)]
+        if bad:
+            raise DataTypeError(
+                f"events: event names must be strings, got {type(names[bad[0]]).__name__} "
+                f"{names[bad[0]]!r} at row {bad[0]}; pass an array of event names or Interactions."
+            )
+        names = names.astype(str)
+    return names
 
 
 def _group_column(events: Any, by: Any, n: int) -> np.ndarray | None:
@@ -173,9 +189,9 @@ def _group_column(events: Any, by: Any, n: int) -> np.ndarray | None:
         return None
     if isinstance(by, str) and isinstance(events, Interactions):
         if by not in ("user", "item"):
-            raise ValueError(f"by must be 'user', 'item' or an array of group keys, got {by!r}.")
+            raise InvalidParameterError(f"by must be 'user', 'item' or an array of group keys, got {by!r}.")
         return events.user if by == "user" else events.item
-    g = np.asarray(by).reshape(-1)
+    g = normalize_ids(by, "by")
     if len(g) != n:
         raise DataValidationError(f"by has {len(g)} keys but there are {n} events.")
     return g

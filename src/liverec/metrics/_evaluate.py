@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import numbers
 import sys
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from .._params import Interval, Options, SequenceOf, validate_parameter
+from .._ranking import History, ItemFilter, can_fold_in, rank_targets
 from .._utils import Progress, check_random_state, concat_ranges, sorted_unique
-from ..base import BaseRecommender, History
+from ..base import BaseRecommender, check_is_fitted
 from ..data import Interactions, LiveSchedule
-from ..exceptions import DataValidationError
-from ._ranking import RANKING_METRICS, _per_user, _Relevance, is_member
+from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
+from ._ranking import RANKING_METRICS, _per_user, _Relevance, check_cutoffs, is_member
 
 __all__ = ["EvaluationResult", "evaluate", "SEGMENTS"]
 
@@ -112,7 +115,7 @@ class EvaluationResult:
     def ranks(self) -> np.ndarray:
         """0-based rank of each case's target (one target per case only; ``inf`` = not ranked)."""
         if len(self.target_case) != len(self.users):
-            raise ValueError("cases have several targets (per='user'); use target_case / target_rank.")
+            raise DataValidationError("cases have several targets (per='user'); use target_case / target_rank.")
         return self.target_rank
 
     def compare(
@@ -149,8 +152,15 @@ class EvaluationResult:
         if (len(self.users) != len(other.users) or not np.array_equal(self.users, other.users)
                 or not np.array_equal(self.times, other.times)
                 or not np.array_equal(self.target_item, other.target_item)):
-            raise ValueError("compare needs two results on the same cases: evaluate both models with the "
-                             "same train/test, split options and users (no user skipped in one only).")
+            raise DataValidationError(
+                "compare needs two results on the same cases: evaluate both models with the same "
+                "train/test, split options and users (no user skipped in one only).")
+        validate_parameter("compare", "segment", segment, [Options(tuple(self.per_segment))])
+        validate_parameter("compare", "key", key, [Options(tuple(self.per_segment[segment]))])
+        if key not in other.per_segment[segment]:
+            raise DataValidationError(f"compare: the other result has no {key!r}; evaluate it with the same k and metrics.")
+        validate_parameter("compare", "n_resamples", n_resamples, [Interval(numbers.Integral, 1, None, closed="left")])
+        validate_parameter("compare", "confidence", confidence, [Interval(numbers.Real, 0, 1, closed="neither")])
         a, b = self.per_segment[segment][key], other.per_segment[segment][key]
         ok = ~np.isnan(a) & ~np.isnan(b)
         d = (a - b)[ok]
@@ -435,48 +445,122 @@ def evaluate(
         >>> round(result["hit_rate@1"], 4), result.mean["repeat"]["hit_rate@1"], result.mean["new"]["hit_rate@1"]
         (0.3333, 1.0, 0.0)
     """
-    split = None
-    if not isinstance(train, Interactions) and hasattr(train, "train") and hasattr(train, "test"):
-        split = train
-        train = split.train
-        test = split.test if test is None else test
-        history = getattr(split, "history", None) if history is None else history
-        schedule = getattr(split, "schedule", None) if schedule is None else schedule
+    train, test, history, schedule, split = _unpack(train, test, history, schedule)
+    ks, names, per = _check_arguments(model, train, test, history, schedule, k, metrics, per, use_history,
+                                      ties, confidence)
+    n_items = len(model.items_)
+    plan = _plan(model, train, test, history, per, use_history)
+    validate_parameter("evaluate", "batch_size", batch_size, [Interval(numbers.Integral, 1, None, closed="left"), None])
+    bs = int(batch_size) if batch_size else max(1, min(4096, (1 << 24) // max(n_items, 1)))
+    show = progress if progress is not None else (sys.stderr.isatty() and len(plan.ev) > 5 * bs)
+    ranked = _rank_cases(model, plan, _case_filter(model, plan, schedule, exclude_seen),
+                         min(max(ks), n_items), bs, bool(show))  # no list is longer than the catalogue
+
+    t_case, t_item, t_repeat, n_ev = plan.t_case, plan.t_item, plan.t_repeat, len(plan.ev)
+    rank = _tie_ranks(t_case, ranked.score, ranked.above, ranked.tied, ranked.allowed, ties)
+    per_segment, mean, n_seg = _segment_values(rank, t_case, t_repeat, n_ev, ks, names, ranked.top, n_items)
+    ci = _bootstrap(per_segment, names, ks, n_bootstrap, confidence, random_state)
+    settings = {"model": type(model).__name__, "per": per, "ties": ties, "exclude_seen": bool(exclude_seen),
+                "candidates": "live items" if schedule is not None else "all items", "n_items": n_items,
+                "k": list(ks), "n_bootstrap": int(n_bootstrap), "confidence": confidence,
+                "history": history is not None, "use_history": use_history,
+                "split": type(split).__name__ if split else None}
+    cases = plan.cases
+    return EvaluationResult(
+        k=tuple(ks), metrics=tuple(names), mean=mean, ci=ci, n_cases=n_seg, per_segment=per_segment,
+        users=test.users.take(cases.user[plan.ev]), times=plan.times,
+        n_repeat=np.bincount(t_case[t_repeat], minlength=n_ev), n_new=np.bincount(t_case[~t_repeat], minlength=n_ev),
+        target_case=t_case, target_item=plan.t_ext, target_rank=rank, n_candidates=ranked.n_allowed,
+        skipped_users=test.users.take(np.unique(cases.user[plan.skipped])), n_skipped_cases=len(plan.skipped),
+        n_unknown_targets=int((t_item < 0).sum()),
+        n_unavailable_targets=int(((t_item >= 0) & ~ranked.live).sum()),
+        n_excluded_targets=int(((t_item >= 0) & ranked.live & ~ranked.allowed).sum()),
+        settings=settings,
+    )
+
+
+def _unpack(train: Any, test: Interactions | None, history: Interactions | None,
+            schedule: LiveSchedule | None) -> tuple[Any, Any, Any, Any, Any]:
+    """``train, test, history, schedule, split`` (a ``Split`` given as ``train`` fills the rest)."""
+    if isinstance(train, Interactions) or not (hasattr(train, "train") and hasattr(train, "test")):
+        return train, test, history, schedule, None
+    split = train
+    return (split.train, split.test if test is None else test,
+            getattr(split, "history", None) if history is None else history,
+            getattr(split, "schedule", None) if schedule is None else schedule, split)
+
+
+def _check_arguments(model: Any, train: Any, test: Any, history: Any, schedule: Any, k: Any, metrics: Any,
+                     per: str, use_history: str, ties: str, confidence: float) -> tuple[list[int], list[str], str]:
+    """Validate ``evaluate``'s arguments; return the sorted cut-offs, metric names and ``per``."""
     if not isinstance(model, BaseRecommender):
-        raise TypeError(
+        raise DataTypeError(
             f"evaluate expects a liverec model, got {type(model).__name__}: it ranks with the model's "
             "scores of every item, so wrap your model in a liverec.BaseRecommender subclass "
             "(implement _fit and _score_known, optionally _score_history)."
         )
-    model._check_fitted()
+    check_is_fitted(model)
     for name, value in (("train", train), ("test", test)):
         if not isinstance(value, Interactions):
-            raise TypeError(f"{name} must be liverec Interactions, got {type(value).__name__}.")
+            raise DataTypeError(f"{name} must be liverec Interactions, got {type(value).__name__}.")
     if history is not None and not isinstance(history, Interactions):
-        raise TypeError(f"history must be liverec Interactions, got {type(history).__name__}.")
+        raise DataTypeError(f"history must be liverec Interactions, got {type(history).__name__}.")
     if schedule is not None and not isinstance(schedule, LiveSchedule):
-        raise TypeError(f"schedule must be a LiveSchedule, got {type(schedule).__name__}.")
-    assert test is not None
+        raise DataTypeError(f"schedule must be a LiveSchedule, got {type(schedule).__name__}.")
     if len(test) == 0:
         raise DataValidationError("test has no events; there is nothing to evaluate.")
-    ks = sorted({int(k)} if isinstance(k, (int, np.integer)) else {int(x) for x in k})
-    if not ks or ks[0] < 1:
-        raise ValueError(f"k must be positive integers, got {k!r}.")
+    return _check_options(schedule, k, metrics, per, use_history, ties, confidence)
+
+
+def _check_options(schedule: Any, k: Any, metrics: Any, per: str, use_history: str, ties: str,
+                   confidence: float) -> tuple[list[int], list[str], str]:
+    ks = sorted(set(check_cutoffs(k)))
+    if not ks:
+        raise InvalidParameterError(f"evaluate: parameter 'k' must name at least one cut-off, got {k!r}.")
+    if isinstance(metrics, str):
+        metrics = [metrics]
+    elif isinstance(metrics, Iterable) and not isinstance(metrics, Mapping):
+        metrics = list(metrics)
+    validate_parameter("evaluate", "metrics", metrics, [SequenceOf(Options(_ALL_METRICS), min_length=1)])
     names = list(dict.fromkeys(metrics))
-    bad = [m for m in names if m not in _ALL_METRICS]
-    if bad:
-        raise ValueError(f"unknown metric(s) {bad}; choose from {_ALL_METRICS}.")
+    validate_parameter("evaluate", "per", per, [Options(("event", "user", "auto"))])
+    validate_parameter("evaluate", "use_history", use_history, [Options(("always", "unknown"))])
+    validate_parameter("evaluate", "ties", ties, [Options(("pessimistic", "optimistic"))])
+    validate_parameter("evaluate", "confidence", confidence, [Interval(numbers.Real, 0, 1, closed="neither")])
     if per == "auto":
         per = "event" if schedule is not None else "user"
-    if per not in ("event", "user"):
-        raise ValueError(f"per must be 'event', 'user' or 'auto', got {per!r}.")
-    if use_history not in ("always", "unknown"):
-        raise ValueError(f"use_history must be 'always' or 'unknown', got {use_history!r}.")
-    if ties not in ("pessimistic", "optimistic"):
-        raise ValueError(f"ties must be 'pessimistic' or 'optimistic', got {ties!r}.")
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}.")
+    return ks, names, per
 
+
+@dataclass
+class _Plan:
+    """The cases to rank: who is scored how, their targets, and what each user did before."""
+
+    cases: _Cases
+    ev: np.ndarray  # evaluated case indices
+    skipped: np.ndarray  # cases that cannot be scored
+    model_user: np.ndarray  # per case: model user code (-1 unknown)
+    fold: np.ndarray  # per case: scored from its events (fold-in)
+    tr: _Context | None
+    hi_ctx: _Context | None
+    tr_lo: np.ndarray
+    tr_hi: np.ndarray
+    hs_lo: np.ndarray
+    hs_hi: np.ndarray
+    has_hist: np.ndarray
+    past_c: np.ndarray  # (evaluated case, known item) pairs seen at or before the case time
+    past_i: np.ndarray
+    t_case: np.ndarray  # per target: evaluated case index
+    t_item: np.ndarray  # model item code (-1 unknown)
+    t_ext: np.ndarray
+    t_repeat: np.ndarray
+    t_ptr: np.ndarray  # CSR over evaluated cases of their targets
+    times: np.ndarray  # per evaluated case
+
+
+def _plan(model: BaseRecommender, train: Interactions, test: Interactions, history: Interactions | None,
+          per: str, use_history: str) -> _Plan:
+    """Build the cases, decide how each is scored, and find its targets and past items."""
     n_items = len(model.items_)
     lut_cache: dict[int, np.ndarray] = {}
 
@@ -488,7 +572,6 @@ def evaluate(
         return lut_cache[key]
 
     cases = _build_cases(test, item_lut(test), per)
-    n_cases_total = len(cases.user)
     model_user = (model.users_.codes(test.users.ids, missing="ignore") if test.users is not model.users_
                   else np.arange(test.n_users))[cases.user]
     tr = _context(train, test, item_lut)
@@ -497,8 +580,7 @@ def evaluate(
     hs_lo, hs_hi = _ranges_before(hi_ctx, cases)
 
     # who can be scored, and how
-    supports = bool(getattr(model, "_supports_history", False))
-    has_hist = (hs_hi > hs_lo) if hi_ctx is not None else np.zeros(n_cases_total, dtype=bool)
+    has_hist = (hs_hi > hs_lo) if hi_ctx is not None else np.zeros(len(cases.user), dtype=bool)
     has_train = tr_hi > tr_lo
     # a user counts as known only if the model saw events of theirs (shared id maps may
     # hold users that had no event in fit: the id alone tells the model nothing)
@@ -506,173 +588,132 @@ def evaluate(
     known = model_user >= 0
     if seen_m is not None:
         known &= np.diff(seen_m.indptr)[np.maximum(model_user, 0)] > 0
-    fold = supports & ((has_hist & (~known | (use_history == "always"))) | (~known & has_train))
-    scorable = known | fold
-    skipped = np.flatnonzero(~scorable)
+    fold = can_fold_in(model) & ((has_hist & (~known | (use_history == "always"))) | (~known & has_train))
+    skipped = np.flatnonzero(~(known | fold))
     if len(skipped):
-        cold = int((~has_hist[skipped] & ~has_train[skipped]).sum())
-        reasons = []
-        if cold:
-            reasons.append(f"{cold} have no events before the test time")
-        if len(skipped) - cold:
-            reasons.append(f"{len(skipped) - cold} could only be folded in, which "
-                           f"{type(model).__name__} does not support")
-        warnings.warn(
-            f"evaluate: {len(skipped)} test cases of {len(np.unique(cases.user[skipped]))} users unknown to "
-            f"the model were skipped ({'; '.join(reasons)}); see result.skipped_users.",
-            stacklevel=2)
-    ev = np.flatnonzero(scorable)
+        _warn_skipped(model, cases, skipped, has_hist, has_train)
+    ev = np.flatnonzero(known | fold)
 
     # past items of every case (train + history at or before its time), for repeat / seen
-    def ctx_pairs(ctx: _Context | None, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        if ctx is None:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        rows = concat_ranges(lo, hi - lo)
-        return np.repeat(np.arange(len(lo)), hi - lo), ctx.item[rows]
-
-    c1, i1 = ctx_pairs(tr, tr_lo[ev], tr_hi[ev])
-    c2, i2 = ctx_pairs(hi_ctx, hs_lo[ev], hs_hi[ev])
+    c1, i1 = _ctx_pairs(tr, tr_lo[ev], tr_hi[ev])
+    c2, i2 = _ctx_pairs(hi_ctx, hs_lo[ev], hs_hi[ev])
     past_c, past_i = np.concatenate([c1, c2]), np.concatenate([i1, i2])
     ok = past_i >= 0
-    past_keys = sorted_unique(_pair_keys(past_c[ok], past_i[ok], n_items))
+    order = np.argsort(past_c[ok], kind="stable")
+    past_c, past_i = past_c[ok][order], past_i[ok][order]
 
     # targets of evaluated cases
     n_rel = np.diff(cases.rel_ptr)[ev]
     t_rows = concat_ranges(cases.rel_ptr[ev], n_rel)
     t_case = np.repeat(np.arange(len(ev)), n_rel)
     t_item = cases.rel_item[t_rows]
-    t_ext = cases.rel_ext[t_rows]
-    t_repeat = is_member(_pair_keys(t_case, t_item, n_items), past_keys) & (t_item >= 0)
-
-    times = cases.time[ev]
-    n_ev = len(ev)
-    nb_default = max(1, min(4096, (1 << 24) // max(n_items, 1)))
-    bs = int(batch_size) if batch_size else nb_default
-    if bs < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size!r}.")
-    max_k = max(ks)
-    sched_lut = None if schedule is None else model.items_.codes(schedule.items.ids, missing="ignore")
-    seen_known = getattr(model, "seen_", None)
-
-    t_gt = np.zeros(len(t_item), dtype=np.int64)
-    t_eq = np.zeros(len(t_item), dtype=np.int64)
-    t_score = np.zeros(len(t_item), dtype=np.float64)
-    t_allowed = np.zeros(len(t_item), dtype=bool)
-    t_live = np.ones(len(t_item), dtype=bool)  # live at the case time (or no schedule)
-    top_codes = np.full((n_ev, max_k), -1, dtype=np.int64)
-    n_cand = np.zeros(n_ev, dtype=np.int64)
-    t_ptr = np.zeros(n_ev + 1, dtype=np.int64)
+    t_repeat = is_member(_pair_keys(t_case, t_item, n_items), sorted_unique(_pair_keys(past_c, past_i, n_items)))
+    t_ptr = np.zeros(len(ev) + 1, dtype=np.int64)
     np.cumsum(n_rel, out=t_ptr[1:])
-    show = progress if progress is not None else (sys.stderr.isatty() and n_ev > 5 * bs)
-    bar = Progress(n_ev, "evaluate", "case", bool(show))
-    nan_warned = False
+    return _Plan(cases, ev, skipped, model_user, fold, tr, hi_ctx, tr_lo, tr_hi, hs_lo, hs_hi, has_hist,
+                 past_c, past_i, t_case, t_item, cases.rel_ext[t_rows], t_repeat & (t_item >= 0), t_ptr,
+                 cases.time[ev])
 
+
+def _warn_skipped(model: Any, cases: _Cases, skipped: np.ndarray, has_hist: np.ndarray,
+                  has_train: np.ndarray) -> None:
+    cold = int((~has_hist[skipped] & ~has_train[skipped]).sum())
+    reasons = []
+    if cold:
+        reasons.append(f"{cold} have no events before the test time")
+    if len(skipped) - cold:
+        reasons.append(f"{len(skipped) - cold} could only be folded in, which "
+                       f"{type(model).__name__} does not support")
+    warnings.warn(
+        f"evaluate: {len(skipped)} test cases of {len(np.unique(cases.user[skipped]))} users unknown to "
+        f"the model were skipped ({'; '.join(reasons)}); see result.skipped_users.",
+        stacklevel=4)
+
+
+def _ctx_pairs(ctx: _Context | None, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(case, item)`` of the context events ``[lo[c], hi[c])`` of every case ``c``."""
+    if ctx is None:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    rows = concat_ranges(lo, hi - lo)
+    return np.repeat(np.arange(len(lo)), hi - lo), ctx.item[rows]
+
+
+def _case_filter(model: BaseRecommender, plan: _Plan, schedule: LiveSchedule | None,
+                 exclude_seen: bool) -> ItemFilter:
+    """What each evaluated case ranks: the items live at its time, minus seen ones if asked."""
+    filters = ItemFilter(len(model.items_))
+    if schedule is not None:
+        filters.schedule, filters.items, filters.times = schedule, model.items_, plan.times
+    if exclude_seen:
+        filters.seen = getattr(model, "seen_", None)
+        filters.seen_users = np.where(plan.fold, -1, plan.model_user)[plan.ev]
+        filters.seen_extra = (plan.past_c, plan.past_i)
+    return filters
+
+
+@dataclass
+class _Ranked:
+    """Per target: counts above / tied, score, allowed, live; per case: candidates, top-k."""
+
+    above: np.ndarray
+    tied: np.ndarray
+    score: np.ndarray
+    allowed: np.ndarray
+    live: np.ndarray
+    n_allowed: np.ndarray
+    top: np.ndarray
+
+
+def _rank_cases(model: BaseRecommender, plan: _Plan, filters: ItemFilter, max_k: int, bs: int,
+                show: bool) -> _Ranked:
+    """Score every evaluated case through ``model.score_items`` and place its targets."""
     import torch
 
+    n_ev, n_t = len(plan.ev), len(plan.t_item)
+    out = _Ranked(np.zeros(n_t, dtype=np.int64), np.zeros(n_t, dtype=np.int64), np.zeros(n_t),
+                  np.zeros(n_t, dtype=bool), np.ones(n_t, dtype=bool), np.zeros(n_ev, dtype=np.int64),
+                  np.full((n_ev, max_k), -1, dtype=np.int64))
+    bar = Progress(n_ev, "evaluate", "case", show)
+    nan_warned = False
     try:
         for start in range(0, n_ev, bs):
             stop = min(n_ev, start + bs)
-            idx = np.arange(start, stop)
-            nb = len(idx)
-            g = ev[idx]
-            hists: list[History | None] = [None] * nb
-            for j in np.flatnonzero(fold[g]):
-                c = g[j]
-                hists[j] = (_history(hi_ctx, hs_lo[c], hs_hi[c]) if has_hist[c]
-                            else _history(tr, tr_lo[c], tr_hi[c]))
-            codes_b = np.where(fold[g], -1, model_user[g])
-            raw = model._scores_for(codes_b, hists, times[idx])
-            if isinstance(raw, torch.Tensor):
-                scores = raw.detach().float()
-            else:
-                arr = np.asarray(raw, dtype=np.float32)
-                scores = torch.from_numpy(arr if arr.flags.writeable and arr.flags.c_contiguous else arr.copy())
-            if scores.shape != (nb, n_items):
-                raise DataValidationError(
-                    f"{type(model).__name__} returned scores of shape {tuple(scores.shape)}, expected {(nb, n_items)}.")
-            dev = scores.device
+            scores = model.score_items(*_batch_inputs(plan, start, stop))
             if torch.isnan(scores).any():
                 if not nan_warned:
-                    warnings.warn("evaluate: the model returned NaN scores; they are ranked last (-inf).", stacklevel=2)
+                    warnings.warn("evaluate: the model returned NaN scores; they are ranked last (-inf).",
+                                  stacklevel=3)
                     nan_warned = True
                 scores = torch.nan_to_num(scores, nan=-float("inf"))
-            # targets of this batch
-            tsl = slice(t_ptr[start], t_ptr[stop])
-            tc = torch.as_tensor(t_case[tsl] - start, device=dev)
-            ti_np = t_item[tsl]
-            ti = torch.as_tensor(np.maximum(ti_np, 0), device=dev)
-            allowed = torch.ones((nb, n_items), dtype=torch.bool, device=dev)
-            if schedule is not None:
-                assert sched_lut is not None
-                indptr, live = schedule.live_codes(times[idx])
-                cols = sched_lut[live]
-                rows = np.repeat(np.arange(nb), np.diff(indptr))
-                keep = cols >= 0
-                allowed = torch.zeros((nb, n_items), dtype=torch.bool, device=dev)
-                allowed[torch.as_tensor(rows[keep], device=dev), torch.as_tensor(cols[keep], device=dev)] = True
-                t_live[tsl] = allowed[tc, ti].cpu().numpy() | (ti_np < 0)
-            if exclude_seen:
-                pr, pi = [], []
-                in_b = (past_c >= start) & (past_c < stop) & (past_i >= 0)
-                pr.append(past_c[in_b] - start)
-                pi.append(past_i[in_b])
-                kb = np.flatnonzero((model_user[g] >= 0) & ~fold[g])
-                if seen_known is not None and len(kb):
-                    sub = seen_known[model_user[g[kb]]]
-                    pr.append(kb[np.repeat(np.arange(len(kb)), np.diff(sub.indptr))])
-                    pi.append(sub.indices.astype(np.int64))
-                rr, ii = np.concatenate(pr), np.concatenate(pi)
-                allowed[torch.as_tensor(rr, device=dev), torch.as_tensor(ii, device=dev)] = False
-            n_cand[idx] = allowed.sum(dim=1).cpu().numpy()
-            st = scores[tc, ti]
-            a_t = allowed[tc, ti] & torch.as_tensor(ti_np >= 0, device=dev)
-            # off-candidate items become -inf: they can never outscore a target, and they tie
-            # with it only when the target's own score is -inf (corrected below)
-            masked = scores.masked_fill(~allowed, -float("inf"))
-            n_off = n_items - torch.as_tensor(n_cand[idx], device=dev)
-            gt = torch.empty(len(ti_np), dtype=torch.long, device=dev)
-            eq = torch.empty(len(ti_np), dtype=torch.long, device=dev)
-            one_per_row = len(ti_np) == nb and bool((t_case[tsl] == np.arange(start, stop)).all())
-            for p in range(0, len(ti_np), bs):
-                q = slice(p, p + bs)
-                rows_s = masked[p:p + bs] if one_per_row else masked[tc[q]]
-                s_q = st[q][:, None]
-                gt[q] = (rows_s > s_q).sum(dim=1)
-                eq[q] = (rows_s == s_q).sum(dim=1)
-            eq -= torch.where(torch.isneginf(st), n_off[tc], torch.zeros_like(eq))
-            t_gt[tsl], t_eq[tsl] = gt.cpu().numpy(), eq.cpu().numpy()
-            t_score[tsl] = st.double().cpu().numpy()
-            t_allowed[tsl] = a_t.cpu().numpy()
-            kk = min(max_k, n_items)
-            _, top = torch.topk(masked, kk, dim=1)
-            top_ok = allowed.gather(1, top)
-            top_codes[idx, :kk] = torch.where(top_ok, top, torch.full_like(top, -1)).cpu().numpy()
-            bar.update(nb)
+            tsl = slice(plan.t_ptr[start], plan.t_ptr[stop])
+            t_row, t_item = plan.t_case[tsl] - start, plan.t_item[tsl]
+            allowed = filters.keep_mask(start, stop, scores.device)
+            if allowed is None:
+                allowed = torch.ones(scores.shape, dtype=torch.bool, device=scores.device)
+            else:  # live at the case time (before seen items are taken out)
+                dev = allowed.device
+                out.live[tsl] = allowed[torch.as_tensor(t_row, device=dev),
+                                        torch.as_tensor(np.maximum(t_item, 0), device=dev)].cpu().numpy()
+                out.live[tsl] |= t_item < 0
+            filters.drop_from(allowed, start, stop)
+            r = rank_targets(scores, allowed, t_row, t_item, max_k, bs)
+            out.above[tsl], out.tied[tsl], out.score[tsl], out.allowed[tsl] = r.above, r.tied, r.score, r.allowed
+            out.n_allowed[start:stop], out.top[start:stop] = r.n_allowed, r.top
+            bar.update(stop - start)
     finally:
         bar.close()
+    return out
 
-    rank = _tie_ranks(t_case, t_score, t_gt, t_eq, t_allowed, ties)
-    n_unknown = int((t_item < 0).sum())
-    n_unavail = int(((t_item >= 0) & ~t_live).sum())
-    n_excl = int(((t_item >= 0) & t_live & ~t_allowed).sum())
 
-    per_segment, mean, n_seg = _segment_values(rank, t_case, t_repeat, n_ev, ks, names, top_codes, n_items)
-
-    ci = _bootstrap(per_segment, names, ks, n_bootstrap, confidence, random_state)
-    candidates = "live items" if schedule is not None else "all items"
-    settings = {"model": type(model).__name__, "per": per, "ties": ties, "exclude_seen": bool(exclude_seen),
-                "candidates": candidates, "n_items": n_items, "k": list(ks), "n_bootstrap": int(n_bootstrap),
-                "confidence": confidence, "history": history is not None, "use_history": use_history,
-                "split": type(split).__name__ if split else None}
-    return EvaluationResult(
-        k=tuple(ks), metrics=tuple(names), mean=mean, ci=ci, n_cases=n_seg, per_segment=per_segment,
-        users=test.users.take(cases.user[ev]), times=times,
-        n_repeat=np.bincount(t_case[t_repeat], minlength=n_ev), n_new=np.bincount(t_case[~t_repeat], minlength=n_ev),
-        target_case=t_case, target_item=t_ext, target_rank=rank, n_candidates=n_cand,
-        skipped_users=test.users.take(np.unique(cases.user[skipped])), n_skipped_cases=len(skipped),
-        n_unknown_targets=n_unknown, n_unavailable_targets=n_unavail, n_excluded_targets=n_excl,
-        settings=settings,
-    )
+def _batch_inputs(plan: _Plan, start: int, stop: int) -> tuple[np.ndarray, list[History | None], np.ndarray]:
+    """``score_items`` arguments of evaluated cases ``[start, stop)``: codes, histories, times."""
+    g = plan.ev[start:stop]
+    hists: list[History | None] = [None] * len(g)
+    for j in np.flatnonzero(plan.fold[g]):
+        c = g[j]
+        hists[j] = (_history(plan.hi_ctx, plan.hs_lo[c], plan.hs_hi[c]) if plan.has_hist[c]
+                    else _history(plan.tr, plan.tr_lo[c], plan.tr_hi[c]))
+    return np.where(plan.fold[g], -1, plan.model_user[g]), hists, plan.times[start:stop]
 
 
 def _history(src: _Context | None, lo: int, hi: int) -> History:
@@ -716,7 +757,7 @@ def _segment_values(
     names: list[str], top_codes: np.ndarray, n_items: int,
 ) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, dict[str, float]], dict[str, int]]:
     """Per-case values, means and case counts of every metric in every segment."""
-    max_k = max(ks)
+    max_k = min(max(ks), n_items)  # a cut-off past the catalogue ranks the whole catalogue
     seg_masks = {"all": np.ones(len(t_case), dtype=bool), "repeat": t_repeat, "new": ~t_repeat}
     per_segment: dict[str, dict[str, np.ndarray]] = {}
     mean: dict[str, dict[str, float]] = {}

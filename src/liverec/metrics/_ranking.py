@@ -32,7 +32,7 @@ Conventions (the same in every function):
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +40,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .._utils import sorted_unique
-from ..exceptions import DataValidationError
+from ..data._columns import is_scalar
+from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
 
 __all__ = [
     "hit_rate_at_k",
@@ -71,12 +72,39 @@ def _check_k(k: Any, length: int) -> int:
     if k is None:
         return max(length, 1)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer (or None for the whole list), got {k!r}.")
+        raise InvalidParameterError(f"k must be a positive integer (or None for the whole list), got {k!r}.")
     return int(k)
 
 
+def as_array(value: Any, name: str, dtype: Any = None) -> np.ndarray:
+    """``np.asarray(value)`` of a metric argument; what numpy cannot read is a liverec error naming ``name``."""
+    if value is None or isinstance(value, (str, bytes, Mapping)):
+        raise DataTypeError(f"{name} must be an array or a list, got {type(value).__name__}.")
+    try:
+        return np.asarray(value.to_numpy() if hasattr(value, "to_numpy") else value, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise DataValidationError(
+            f"{name} could not be read as a {'numeric ' if dtype is not None else ''}array ({err}); pass "
+            "equal-length rows of numbers or ids (pad short rows with -1 or None)."
+        ) from None
+
+
+def check_cutoffs(k: Any) -> list[int]:
+    """The cut-offs ``k`` (one positive int or an iterable of them) as a list of ints."""
+    if isinstance(k, (int, np.integer)) and not isinstance(k, bool):
+        return [_check_k(k, 1)]
+    if isinstance(k, (str, bytes, Mapping)) or not isinstance(k, Iterable):
+        raise InvalidParameterError(f"k must be a positive integer or a list of them, got {k!r}.")
+    ks = list(k)
+    for x in ks:
+        if x is None:
+            raise InvalidParameterError(f"k must be a positive integer or a list of them, got {k!r}.")
+        _check_k(x, 1)
+    return [int(x) for x in ks]
+
+
 def _as_ranked(ranked: Any) -> np.ndarray:
-    arr = np.asarray(ranked.to_numpy() if hasattr(ranked, "to_numpy") else ranked)
+    arr = as_array(ranked, "ranked")
     if arr.ndim == 1 and arr.dtype != object:
         raise DataValidationError(
             f"ranked must be 2-D (n_users, list length), got shape {arr.shape}; for one user "
@@ -152,7 +180,15 @@ def _shared_codes(a: np.ndarray, b: np.ndarray, n_rows: int) -> tuple[np.ndarray
         size = len(uniq)
     except TypeError:  # mixed types that cannot be sorted
         lookup: dict[Any, int] = {}
-        inv = np.fromiter((lookup.setdefault(x, len(lookup)) for x in both.tolist()), dtype=np.int64, count=len(both))
+        try:
+            inv = np.fromiter((lookup.setdefault(x, len(lookup)) for x in both.tolist()), dtype=np.int64,
+                              count=len(both))
+        except TypeError:
+            bad = next(x for x in both.tolist() if not isinstance(x, Hashable))
+            raise DataTypeError(
+                f"ranked / relevant hold {type(bad).__name__} {bad!r}, which cannot be an item id; pass "
+                "ids (ints or strings), one list of them per user."
+            ) from None
         size = len(lookup)
     inv = inv.reshape(-1).astype(np.int64)
     return inv[: len(a)], inv[len(a):], np.int64(size + 1)
@@ -177,13 +213,26 @@ def _relevance(ranked: Any, relevant: Any, k: Any, gain: str = "linear") -> _Rel
     kk = _check_k(k, length)
     top = arr[:, : min(kk, length)]
     pad = _padding(top)
-    gains = np.zeros((n, kk), dtype=np.float64)
+    # slots past the list's end are misses: only min(k, L) columns are stored (k may be huge)
+    gains = np.zeros((n, top.shape[1]), dtype=np.float64)
     ideal = None
+    if isinstance(relevant, Mapping) or is_scalar(relevant):
+        raise DataTypeError(
+            f"relevant must be one target per user, one collection of items per user, or a gain "
+            f"matrix (n_users, n_items); got {type(relevant).__name__}."
+        )
     if sp.issparse(relevant) or (isinstance(relevant, np.ndarray) and relevant.ndim == 2):
-        mat = sp.csr_matrix(relevant, dtype=np.float64)
-        if mat.shape[0] != n:
+        if relevant.shape[0] != n:
             raise DataValidationError(
-                f"relevant has {mat.shape[0]} rows but ranked has {n}; pass one row per user."
+                f"relevant has {relevant.shape[0]} rows but ranked has {n}; pass one row per user."
+            )
+        try:
+            mat = sp.csr_matrix(relevant, dtype=np.float64)
+        except (TypeError, ValueError) as err:
+            raise DataValidationError(f"relevant gain matrix could not be read as numbers ({err}).") from None
+        if mat.nnz and not np.isfinite(mat.data).all():
+            raise DataValidationError(
+                "relevance gains must be finite numbers; got NaN or inf (use 0 for not relevant)."
             )
         if mat.nnz and mat.data.min() < 0:
             raise DataValidationError("relevance gains must be >= 0 (0 = not relevant).")
@@ -209,13 +258,14 @@ def _relevance(ranked: Any, relevant: Any, k: Any, gain: str = "linear") -> _Rel
         r_of = np.repeat(np.arange(n), n_rel)
         order = np.lexsort((-mat.data, r_of))
         pos = np.arange(len(order)) - np.repeat(mat.indptr[:-1], n_rel)
-        sel = pos < kk
-        ideal = np.zeros((n, kk), dtype=np.float64)
+        width = min(kk, int(n_rel.max(initial=0)))
+        sel = pos < width
+        ideal = np.zeros((n, width), dtype=np.float64)
         ideal[r_of[order][sel], pos[sel]] = mat.data[order][sel]
         if gain == "exponential":
             gains, ideal = np.exp2(gains) - 1.0, np.exp2(ideal) - 1.0
         elif gain != "linear":
-            raise ValueError(f"gain must be 'linear' or 'exponential', got {gain!r}.")
+            raise InvalidParameterError(f"gain must be 'linear' or 'exponential', got {gain!r}.")
         return _Relevance(gains, n_rel, ideal, kk)
     if _is_target_vector(relevant, n):
         target = np.asarray(relevant.to_numpy() if hasattr(relevant, "to_numpy") else relevant)
@@ -229,13 +279,20 @@ def _relevance(ranked: Any, relevant: Any, k: Any, gain: str = "linear") -> _Rel
         gains[:, : top.shape[1]] = eq
         n_rel = (~tpad).astype(np.int64)
         return _Relevance(gains, n_rel, None, kk)
-    seqs = list(relevant)
+    try:
+        seqs = list(relevant)
+    except TypeError:
+        raise DataTypeError(
+            f"relevant must be one target per user, one collection of items per user, or a gain "
+            f"matrix; got {type(relevant).__name__}."
+        ) from None
     if len(seqs) != n:
         raise DataValidationError(
             f"relevant has {len(seqs)} entries but ranked has {n} rows; pass one per user."
         )
     sets = [s if isinstance(s, np.ndarray) and s.ndim == 1 else
-            np.asarray(list(s) if isinstance(s, (set, frozenset)) else s).reshape(-1) for s in seqs]
+            as_array(list(s) if isinstance(s, (set, frozenset)) else s, f"relevant[{row}]").reshape(-1)
+            for row, s in enumerate(seqs)]
     lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
     flat = np.concatenate(sets) if lengths.sum() else np.zeros(0, dtype=top.dtype)
     rel_rows = np.repeat(np.arange(n), lengths)
@@ -262,6 +319,7 @@ def _discounts(k: int) -> np.ndarray:
 def _per_user(name: str, rel: _Relevance) -> np.ndarray:
     """Per-user values of one metric (NaN for users without relevant items)."""
     g, n_rel, k = rel.gains, rel.n_relevant, rel.k
+    width = g.shape[1]  # <= k: slots past the end of the lists hold nothing
     hits = g > 0
     n_hits = hits.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -276,19 +334,19 @@ def _per_user(name: str, rel: _Relevance) -> np.ndarray:
             out = np.where(n_hits > 0, 1.0 / (first + 1.0), 0.0)
         elif name == "map":
             cum = np.cumsum(hits, axis=1)
-            prec = cum / np.arange(1, k + 1, dtype=np.float64)
-            out = (prec * hits).sum(axis=1) / np.minimum(n_rel, k)
+            prec = cum / np.arange(1, width + 1, dtype=np.float64)
+            out = (prec * hits).sum(axis=1) / np.minimum(n_rel, min(k, 2**62))
         elif name == "ndcg":
-            disc = _discounts(k)
-            dcg = g @ disc
+            dcg = g @ _discounts(width)
             if rel.ideal is None:
-                cum = np.concatenate([[0.0], np.cumsum(disc)])
-                idcg = cum[np.minimum(n_rel, k)]
+                n_ideal = np.minimum(n_rel, min(k, 2**62))
+                cum = np.concatenate([[0.0], np.cumsum(_discounts(int(n_ideal.max(initial=0))))])
+                idcg = cum[n_ideal]
             else:
-                idcg = rel.ideal @ disc
+                idcg = rel.ideal @ _discounts(rel.ideal.shape[1])
             out = dcg / idcg
         else:
-            raise ValueError(f"unknown ranking metric {name!r}; choose from {RANKING_METRICS}.")
+            raise InvalidParameterError(f"unknown ranking metric {name!r}; choose from {RANKING_METRICS}.")
     out = np.asarray(out, dtype=np.float64)
     out[n_rel == 0] = np.nan
     return out
@@ -438,17 +496,18 @@ def ranking_metrics(
         >>> out
         {'hit_rate@1': 0.0, 'mrr@1': 0.0, 'hit_rate@3': 1.0, 'mrr@3': 0.5}
     """
-    ks = [k] if isinstance(k, (int, np.integer)) else list(k)
+    ks = check_cutoffs(k)
+    if isinstance(metrics, str) or not isinstance(metrics, Iterable):
+        metrics = [metrics]
     names = list(metrics)
-    bad = [m for m in names if m not in RANKING_METRICS]
+    bad = [m for m in names if not isinstance(m, str) or m not in RANKING_METRICS]
     if bad:
-        raise ValueError(f"unknown ranking metric(s) {bad}; choose from {RANKING_METRICS}.")
+        raise InvalidParameterError(f"unknown ranking metric(s) {bad}; choose from {RANKING_METRICS}.")
     out: dict[str, Any] = {}
     if not ks:
         return out
-    full = _relevance(ranked, relevant, max(_check_k(x, 1) for x in ks), gain)  # one pass, sliced per k
+    full = _relevance(ranked, relevant, max(ks), gain)  # one pass, sliced per k
     for kk in ks:
-        kk = _check_k(kk, 1)
         rel = _Relevance(full.gains[:, :kk], full.n_relevant,
                          None if full.ideal is None else full.ideal[:, :kk], kk)
         for name in names:

@@ -10,9 +10,8 @@ import numpy as np
 
 from .._utils import concat_ranges
 from ..data import Interactions, LiveSchedule
-from ..data._columns import check_time_kind, parse_time_query
-from ..exceptions import DataTypeError, DataValidationError
-from ..metrics._ranking import is_member
+from ..data._columns import check_time_kind, is_scalar, normalize_ids, parse_time_query
+from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
 
 __all__ = ["Split", "leave_last_out", "live_split", "next_item_split", "temporal_split"]
 
@@ -90,15 +89,16 @@ class Split:
 
 def _check_interactions(x: Any) -> Interactions:
     if not isinstance(x, Interactions):
-        raise TypeError(f"expected liverec Interactions, got {type(x).__name__}; build one with Interactions.from_arrays.")
+        raise DataTypeError(f"expected liverec Interactions, got {type(x).__name__}; build one with Interactions.from_arrays.")
     if len(x) == 0:
         raise DataValidationError("interactions are empty; there is nothing to split.")
     return x
 
 
-def _cut_from_fraction(times: np.ndarray, size: float, name: str) -> float:
-    if not 0 < size < 1:
-        raise ValueError(f"{name} must be a fraction in (0, 1), got {size!r}.")
+def _cut_from_fraction(times: np.ndarray, size: Any, name: str) -> float:
+    if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)) or not 0 < size < 1:
+        raise InvalidParameterError(f"{name} must be a fraction in (0, 1), got {size!r}.")
+    size = float(size)
     s = np.sort(times)
     pos = int(np.floor(len(s) * (1.0 - size)))
     pos = min(max(pos, 1), len(s) - 1)
@@ -123,10 +123,10 @@ def _duration(x: Any, name: str) -> float:
         return float(x / np.timedelta64(1, "ns")) / 1e9
     if hasattr(x, "total_seconds"):
         return float(x.total_seconds())
-    v = float(x)
-    if not v >= 0:
-        raise ValueError(f"{name} must be a non-negative duration, got {x!r}.")
-    return v
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)) or not 0 <= x < np.inf:
+        raise InvalidParameterError(
+            f"{name} must be a non-negative finite duration (seconds, or a timedelta), got {x!r}.")
+    return float(x)
 
 
 def temporal_split(
@@ -169,10 +169,10 @@ def temporal_split(
     """
     X = _check_interactions(interactions)
     if (at is None) == (test_size is None):
-        raise ValueError("pass exactly one of at=<time> or test_size=<fraction>.")
+        raise InvalidParameterError("pass exactly one of at=<time> or test_size=<fraction>.")
     if validation_at is not None and validation_size is not None:
-        raise ValueError("pass at most one of validation_at and validation_size.")
-    cut = _time_arg(at, "at", X) if at is not None else _cut_from_fraction(X.time, float(test_size), "test_size")  # type: ignore[arg-type]
+        raise InvalidParameterError("pass at most one of validation_at and validation_size.")
+    cut = _time_arg(at, "at", X) if at is not None else _cut_from_fraction(X.time, test_size, "test_size")
     vcut = None
     if validation_at is not None:
         vcut = _time_arg(validation_at, "validation_at", X)
@@ -180,6 +180,7 @@ def temporal_split(
         before = X.time[X.time < cut]
         if len(before) < 2:
             raise DataValidationError("too few events before the test cut to carve out a validation part.")
+        _cut_from_fraction(before, validation_size, "validation_size")  # checks the fraction itself
         frac = float(validation_size) * len(X) / len(before)
         vcut = _cut_from_fraction(before, min(frac, 0.999999), "validation_size")
     if vcut is not None and vcut > cut:
@@ -225,7 +226,7 @@ def leave_last_out(interactions: Interactions, n: int = 1, validation: bool = Tr
     """
     X = _check_interactions(interactions)
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}.")
+        raise InvalidParameterError(f"n must be a positive integer, got {n!r}.")
     indptr, order = X.sequence_arrays()
     counts = np.diff(indptr)
     held = n * (2 if validation else 1)
@@ -314,13 +315,16 @@ def live_split(
     """
     X = _check_interactions(interactions)
     if schedule is not None and not isinstance(schedule, LiveSchedule):
-        raise TypeError(f"schedule must be a LiveSchedule, got {type(schedule).__name__}.")
+        raise DataTypeError(f"schedule must be a LiveSchedule, got {type(schedule).__name__}.")
     tw = _duration(test_window, "test_window")
     vw = _duration(validation_window, "validation_window")
     if tw <= 0:
-        raise ValueError(f"test_window must be positive, got {test_window!r}.")
-    if history_len is not None and (isinstance(history_len, bool) or history_len < 0):
-        raise ValueError(f"history_len must be >= 0 or None, got {history_len!r}.")
+        raise InvalidParameterError(f"test_window must be positive, got {test_window!r}.")
+    if history_len is not None and (isinstance(history_len, bool) or not isinstance(history_len, (int, np.integer))
+                                    or history_len < 0):
+        raise InvalidParameterError(f"history_len must be an integer >= 0 or None, got {history_len!r}.")
+    if isinstance(min_history, bool) or not isinstance(min_history, (int, np.integer)) or min_history < 0:
+        raise InvalidParameterError(f"min_history must be an integer >= 0, got {min_history!r}.")
     t_end = float(X.time.max()) if end is None else _time_arg(end, "end", X)
     test_lo = t_end - tw
     val_lo = test_lo - vw
@@ -349,21 +353,12 @@ def live_split(
     )
     if schedule is not None:
         tgt = split.test
-        live = _is_live(schedule, tgt.item, tgt.time)
+        live = schedule.is_live(tgt.item, tgt.time)
         if not live.all():
             warnings.warn(f"live_split: {int((~live).sum())} of {len(tgt)} test targets are not live at their "
                           "time in the schedule; evaluate will count them as misses.", stacklevel=2)
     return split
 
-
-
-def _is_live(schedule: LiveSchedule, items: np.ndarray, times: np.ndarray) -> np.ndarray:
-    """Pairwise: whether ``items[j]`` is live at ``times[j]`` (sort-based, for millions of pairs)."""
-    codes = schedule.items.codes(items, missing="ignore")
-    indptr, live = schedule.live_codes(times)
-    width = np.int64(len(schedule.items) + 1)
-    keys = np.repeat(np.arange(len(times), dtype=np.int64), np.diff(indptr)) * width + live
-    return is_member(np.arange(len(times), dtype=np.int64) * width + codes, keys) & (codes >= 0)
 
 
 def next_item_split(
@@ -401,8 +396,13 @@ def next_item_split(
         (['c', 'b'], [2.0, 1.0])
     """
     H = _check_interactions(history)
-    u = np.asarray(users).reshape(-1)
-    t = np.asarray(targets).reshape(-1)
+    if train is not None:
+        _check_interactions(train)
+    if schedule is not None and not isinstance(schedule, LiveSchedule):
+        raise DataTypeError(f"schedule must be a LiveSchedule, got {type(schedule).__name__}.")
+    u = normalize_ids([users] if is_scalar(users) else users, "users")
+    t = normalize_ids([targets] if is_scalar(targets) else targets, "targets")
+
     if len(u) != len(t) or len(u) == 0:
         raise DataValidationError(f"need one target per user: got {len(u)} users and {len(t)} targets.")
     codes = H.users.codes(u, missing="ignore")

@@ -18,10 +18,8 @@ with confidences ``c_ui = 1 + alpha r_ui`` on the non-zeros and 1 elsewhere. The
 
 from __future__ import annotations
 
-import contextlib
-import os
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -35,9 +33,6 @@ __all__ = [
     "cg_solve",
     "cholesky_solve",
     "gram_with_reg",
-    "resolve_device",
-    "resolve_threads",
-    "torch_threads",
 ]
 
 #: Non-zeros per chunk of rows on the CPU (temporaries of 4 bytes per non-zero stay small).
@@ -250,7 +245,7 @@ class RowRunner:
     """Runs a function over chunks of rows on ``threads`` Python threads.
 
     Each chunk runs its whole solve (all CG steps) as one task, with torch's own intra-op
-    parallelism switched off (see :func:`torch_threads`), so a half-sweep has one
+    parallelism switched off (see ``liverec._runtime.torch_threads``), so a half-sweep has one
     synchronisation point instead of one per kernel. This is the shape of ``implicit``'s
     ``prange`` over users, and it keeps its speed on a machine shared with other jobs, where
     a fork/join barrier per small kernel is costly. Chunks are several per thread and
@@ -307,45 +302,3 @@ def als_half_sweep(cm1: CsrTensor, X: torch.Tensor, Y: torch.Tensor, regularizat
             cholesky_solve(part, Y, regularization, YtY, out=X[a:b])
 
     runner.map(work, chunks)
-
-
-def resolve_device(device: str) -> torch.device:
-    """``"cpu"``, ``"cuda"`` (CPU with a warning when no GPU is present) or ``"auto"``."""
-    if not isinstance(device, str) or device.split(":")[0] not in ("cpu", "cuda", "auto"):
-        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}.")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        warnings.warn(f"device={device!r} was asked for but no CUDA GPU is available; using the CPU.",
-                      RuntimeWarning, stacklevel=3)
-        return torch.device("cpu")
-    return torch.device(device)
-
-
-def _usable_cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - macOS / Windows
-        return os.cpu_count() or 1
-
-
-def resolve_threads(threads: int | None) -> int:
-    """The thread count to use: ``threads``, or all usable cores for ``None``."""
-    if threads is not None and (not isinstance(threads, (int, np.integer)) or isinstance(threads, bool)
-                                or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None (all cores), got {threads!r}.")
-    return int(threads) if threads is not None else _usable_cores()
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int | None) -> Iterator[int]:
-    """Run the block with ``threads`` torch intra-op threads (``None``: all usable cores), then restore."""
-    n = resolve_threads(threads)
-    before = torch.get_num_threads()
-    if n != before:
-        torch.set_num_threads(n)
-    try:
-        yield n
-    finally:
-        if torch.get_num_threads() != before:
-            torch.set_num_threads(before)

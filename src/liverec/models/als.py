@@ -10,11 +10,12 @@ import scipy.sparse as sp
 from typing_extensions import Self
 
 from .._params import Device, Interval, Options
+from .._runtime import resolve_device, resolve_threads, torch_threads
 from .._utils import Progress
 from ..base import BaseRecommender, History, _binary_csr
 from ..data import Interactions, LiveSchedule
 from ..data._columns import check_nonnegative_weights
-from ..exceptions import PersistenceError
+from ..exceptions import DataTypeError, PersistenceError
 from ..persistence import expect_array, expect_attribute, expect_csr, register
 
 __all__ = ["ALS"]
@@ -148,9 +149,6 @@ class ALS(BaseRecommender):
             CsrTensor,
             RowRunner,
             als_half_sweep,
-            resolve_device,
-            resolve_threads,
-            torch_threads,
         )
 
         R = self._amounts(interactions)
@@ -215,7 +213,7 @@ class ALS(BaseRecommender):
         if not getattr(self, "is_fitted_", False):
             return self.fit(interactions)
         if not isinstance(interactions, Interactions):
-            raise TypeError(
+            raise DataTypeError(
                 f"partial_fit expects liverec.data.Interactions, got {type(interactions).__name__}; "
                 "build one with Interactions.from_arrays(user, item, time)."
             )
@@ -229,9 +227,6 @@ class ALS(BaseRecommender):
             RowRunner,
             cholesky_solve,
             gram_with_reg,
-            resolve_device,
-            resolve_threads,
-            torch_threads,
         )
 
         new = interactions.with_maps(self.users_, self.items_)

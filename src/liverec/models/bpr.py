@@ -31,11 +31,11 @@ import numpy as np
 import torch
 
 from .._params import Device, Interval
+from .._runtime import resolve_device, torch_threads
 from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..persistence import expect_array, expect_attribute, register
-from ._linalg import resolve_device, torch_threads
 
 __all__ = ["BPR", "LiveNegativeSampler"]
 
@@ -74,7 +74,7 @@ class LiveNegativeSampler:
     def __init__(self, schedule: LiveSchedule, item_map: Any, times: np.ndarray, items: np.ndarray) -> None:
         self.schedule = schedule
         self.n_items = len(item_map)
-        self._lut = item_map.codes(schedule.items.ids, missing="ignore")
+        self._item_map = item_map
         self._utimes, time_of_event = np.unique(np.asarray(times, dtype=np.float64), return_inverse=True)
         self._time_of_event = torch.as_tensor(time_of_event.astype(np.int64))
         self._items = torch.as_tensor(np.asarray(items, dtype=np.int64))
@@ -99,15 +99,7 @@ class LiveNegativeSampler:
 
     def _live_lists(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Live model item codes per time, as CSR (unknown items dropped, each row sorted)."""
-        indptr, codes = self.schedule.live_codes(times)
-        rows = np.repeat(np.arange(len(times)), np.diff(indptr))
-        mapped = self._lut[codes]
-        keep = mapped >= 0
-        rows, mapped = rows[keep], mapped[keep]
-        order = np.lexsort((mapped, rows))
-        indptr = np.zeros(len(times) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=len(times)), out=indptr[1:])
-        return indptr, mapped[order].astype(np.int64)
+        return self.schedule.live_codes(times, items=self._item_map)
 
     @staticmethod
     def _locate(tidx: torch.Tensor, pos: torch.Tensor, indptr: torch.Tensor,

@@ -29,11 +29,11 @@ import scipy.sparse as sp
 import torch
 
 from .._params import Device, Interval, Options
+from .._runtime import resolve_device, torch_threads
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError, PersistenceError, UnknownItemError
 from ..persistence import expect_array, expect_attribute, register
-from ._linalg import resolve_device, torch_threads
 
 __all__ = ["MatrixFactorization"]
 

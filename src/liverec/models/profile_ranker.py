@@ -13,7 +13,7 @@ from .._params import DictOf, HasMethods, Interval, SequenceOf
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule, TextEvents
 from ..data.interactions import EVENT_TYPES
-from ..exceptions import DataValidationError, PersistenceError, UnknownItemError
+from ..exceptions import DataTypeError, DataValidationError, PersistenceError, UnknownItemError
 from ..persistence import StateArrays, expect_array, expect_attribute, register
 from ..profiles.builder import UserProfileBuilder, read_item_table
 
@@ -183,7 +183,12 @@ class ProfileRanker(BaseRecommender):
         if meta:
             self.items_ = self.items_.extend(meta["item"])
         if text is not None and not isinstance(text, TextEvents):
-            raise TypeError(f"text must be liverec.data.TextEvents, got {type(text).__name__}.")
+            raise DataTypeError(f"text must be liverec.data.TextEvents, got {type(text).__name__}.")
+        if len(X) < self.n_windows:
+            raise DataValidationError(
+                f"ProfileRanker cuts the events into n_windows={self.n_windows} time windows but got only "
+                f"{len(X)} event(s); pass at least {self.n_windows} events or lower n_windows."
+            )
         rng = np.random.default_rng(self.random_state)
         order = np.argsort(X.time, kind="stable")
         window = np.empty(len(X), dtype=np.int64)
@@ -483,7 +488,7 @@ class ProfileRanker(BaseRecommender):
         """
         self._check_fitted()
         if not isinstance(new_interactions, Interactions):
-            raise TypeError(f"partial_fit expects liverec.data.Interactions, got {type(new_interactions).__name__}.")
+            raise DataTypeError(f"partial_fit expects liverec.data.Interactions, got {type(new_interactions).__name__}.")
         self.builder_.update(new_interactions, text=text)
         X = new_interactions.with_maps(self.users_, self.items_)
         self.users_, self.items_ = X.users, X.items

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._params import Device, Interval, Options
+from .._runtime import resolve_device, torch_threads
 from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
@@ -98,9 +99,11 @@ class SequentialTransformer(BaseRecommender):
         horizon_decay: Weight ratio between consecutive horizon targets, in ``(0, 1]``.
         time_limit: Stop training after this many seconds (the learning-rate schedule then
             follows elapsed time, so it still decays to the end). ``None``: no limit.
-        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...
+        device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...; an
+            explicit ``"cuda"`` without a GPU falls back to the CPU with a warning.
         random_state: Seed for initialisation, sampling and dropout.
-        threads: CPU threads for torch during ``fit`` (``None``: torch's default).
+        threads: CPU threads for torch during ``fit`` (``None``: all usable cores, as in every
+            model); the caller's setting is restored afterwards.
         verbose: Show a progress bar (tqdm when installed) with loss and validation NDCG.
 
     Attributes:
@@ -232,14 +235,7 @@ class SequentialTransformer(BaseRecommender):
                 f"{name}: repeat_aware=True needs n_time_buckets >= 2, got {self.n_time_buckets}.")
 
     def _torch_device(self) -> Any:
-        import torch
-
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        try:
-            return torch.device(self.device)
-        except (RuntimeError, TypeError) as err:
-            raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {self.device!r}.") from err
+        return resolve_device(self.device)
 
     # Fitting ---------------------------------------------------------------------------------
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any,
@@ -250,16 +246,10 @@ class SequentialTransformer(BaseRecommender):
         n_items = len(self.items_)
         rng = np.random.default_rng(self.random_state)
         seed = int(rng.integers(2**31 - 1))
-        old_threads = torch.get_num_threads()
-        if self.threads is not None:
-            torch.set_num_threads(int(self.threads))
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        try:
-            with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(seed)
-                self._train(interactions, schedule, features, n_items, rng)
-        finally:
-            torch.set_num_threads(old_threads)
+        with torch_threads(self.threads), torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            self._train(interactions, schedule, features, n_items, rng)
 
     def _align_features(self, item_features: Any) -> np.ndarray | None:
         """Item features as a float32 matrix aligned to ``self.items_`` (which may grow)."""
@@ -350,9 +340,7 @@ class SequentialTransformer(BaseRecommender):
         self.time_buckets_: TimeBuckets | None = None
         if self.repeat_aware:
             self.time_buckets_ = TimeBuckets.fit(_repeat_gaps(train, n_items), int(self.n_time_buckets))
-        self._live_lut: np.ndarray | None = None
-        if schedule is not None and self.availability:
-            self._live_lut = self.items_.codes(schedule.items.ids, missing="ignore")
+        self._live_training = schedule is not None and bool(self.availability)
         self._schedule_train = schedule
 
         net = SequenceEncoder(n_items, int(self.embedding_dim), int(self.n_layers), int(self.n_heads),
@@ -467,7 +455,7 @@ class SequentialTransformer(BaseRecommender):
         item_w = items[1:]
         if self.loss == "ce":
             mask = None
-            if self._live_lut is not None:
+            if self._live_training:
                 mask = torch.from_numpy(self._live_mask(tau, n, n_items)).to(dev)
             if cold is not None:
                 mask = ~cold.expand(n, -1) if mask is None else mask & ~cold
@@ -496,7 +484,7 @@ class SequentialTransformer(BaseRecommender):
             k = int(self.n_negatives)
             pool = np.flatnonzero(self.trained_items_)
             pos = (h * item_w[tgt]).sum(-1).float()
-            if self._live_lut is not None:
+            if self._live_training:
                 indptr, live = self._live_codes(tau)
                 negs_np = sample_live(indptr, live, k, rng, n_items)
                 negs = torch.from_numpy(negs_np).to(dev)
@@ -524,14 +512,8 @@ class SequentialTransformer(BaseRecommender):
 
     def _live_codes(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Items live at each time, in model codes (CSR)."""
-        assert self._schedule_train is not None and self._live_lut is not None
-        indptr, codes = self._schedule_train.live_codes(times)
-        mapped = self._live_lut[codes]
-        keep = mapped >= 0
-        rows = np.repeat(np.arange(len(times)), np.diff(indptr))[keep]
-        new_ptr = np.zeros(len(times) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=len(times)), out=new_ptr[1:])
-        return new_ptr, mapped[keep]
+        assert self._schedule_train is not None
+        return self._schedule_train.live_codes(times, items=self.items_)
 
     def _live_mask(self, times: np.ndarray, n: int, n_items: int) -> np.ndarray:
         indptr, codes = self._live_codes(times)
@@ -564,7 +546,7 @@ class SequentialTransformer(BaseRecommender):
             sc = self._score_sequences(histories, at[sl])
             rows = torch.arange(len(histories))
             tscore = sc[rows, torch.from_numpy(target[sl])].clone()
-            if self._live_lut is not None:
+            if self._live_training:
                 sc = sc.masked_fill(~torch.from_numpy(self._live_mask(at[sl], len(histories), sc.shape[1])),
                                     -torch.inf)
             if self.repeat_rate_ < 0.05:  # repeats are rare: the usual protocol excludes seen items

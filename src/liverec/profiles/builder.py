@@ -15,11 +15,12 @@ from .. import persistence
 from .._params import DictOf, HasMethods, Interval, ParamsMixin
 from .._utils import concat_ranges
 from ..data import IdMap, Interactions, TextEvents
-from ..data._columns import as_1d, as_time_query
+from ..data._columns import _object_array, as_1d, as_time_query, is_scalar
 from ..data.interactions import DEFAULT_EVENT_WEIGHTS
 from ..exceptions import (
     DataTypeError,
     DataValidationError,
+    InvalidParameterError,
     NotFittedError,
     PersistenceError,
     UnknownUserError,
@@ -259,7 +260,7 @@ class UserProfileBuilder(ParamsMixin):
             DataValidationError: for an event type without a weight, empty data, bad metadata.
         """
         if not isinstance(interactions, Interactions):
-            raise TypeError(
+            raise DataTypeError(
                 f"fit expects liverec.data.Interactions, got {type(interactions).__name__}; "
                 "build one with Interactions.from_arrays(user, item, time, event)."
             )
@@ -350,7 +351,7 @@ class UserProfileBuilder(ParamsMixin):
         """
         self._check_fitted()
         if not isinstance(new_events, Interactions):
-            raise TypeError(f"update expects liverec.data.Interactions, got {type(new_events).__name__}.")
+            raise DataTypeError(f"update expects liverec.data.Interactions, got {type(new_events).__name__}.")
         self._event_lut(new_events)
         if item_metadata is not None:
             self._ingest_metadata(read_item_table(item_metadata))
@@ -553,7 +554,7 @@ class UserProfileBuilder(ParamsMixin):
 
     def _ingest_text(self, text: TextEvents, population: bool) -> None:
         if not isinstance(text, TextEvents):
-            raise TypeError(f"text must be liverec.data.TextEvents, got {type(text).__name__}.")
+            raise DataTypeError(f"text must be liverec.data.TextEvents, got {type(text).__name__}.")
         if self.text_encoder is None:
             raise DataValidationError(
                 "text was given but the builder has no text_encoder; pass "
@@ -676,8 +677,10 @@ class UserProfileBuilder(ParamsMixin):
 
     def _codes(self, users: Any, unknown: str) -> tuple[np.ndarray, np.ndarray]:
         if unknown not in ("raise", "default"):
-            raise ValueError(f"unknown must be 'raise' or 'default', got {unknown!r}.")
-        arr = np.atleast_1d(np.asarray(users.to_numpy() if hasattr(users, "to_numpy") else users))
+            raise InvalidParameterError(f"unknown must be 'raise' or 'default', got {unknown!r}.")
+        # ids one by one (numpy would turn [1, "1"] into two "1"s); IdMap.codes refuses what no id can be
+        arr = _object_array([users] if is_scalar(users) else list(users.to_numpy() if hasattr(users, "to_numpy")
+                                                                   else users))
         codes = self.users_.codes(arr, missing="ignore") if len(arr) else np.zeros(0, dtype=np.int64)
         if unknown == "raise" and (codes < 0).any():
             bad = arr[int(np.flatnonzero(codes < 0)[0])]

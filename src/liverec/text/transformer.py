@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .._params import Device, Interval, Options
+from .._runtime import resolve_device
 from ..exceptions import DataValidationError
 from ..persistence import register
 from .base import BaseTextEncoder
@@ -100,7 +101,8 @@ class TransformerTextEncoder(BaseTextEncoder):
             ``max_seq_length`` from ``sentence_bert_config.json`` when the model directory
             has one (256 for all-MiniLM-L6-v2), else the tokenizer's limit, at most 512.
         batch_size: Model inputs (chunks) per forward pass.
-        device: ``"auto"`` (CUDA, then Apple MPS, then CPU), or any torch device string.
+        device: ``"auto"`` (CUDA, then Apple MPS, then CPU), or any torch device string
+            (``"cuda"`` without a GPU falls back to the CPU with a warning).
         normalize: L2-normalise the output rows.
         chunk_overlap: Tokens shared by consecutive windows of a long text.
         long_text: ``"chunk"`` (pool over windows) or ``"truncate"`` (keep the first window).
@@ -158,16 +160,7 @@ class TransformerTextEncoder(BaseTextEncoder):
 
     # Loading --------------------------------------------------------------------------------
     def _resolved_device(self) -> str:
-        import torch
-
-        if self.device != "auto":
-            return str(self.device)
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
+        return str(resolve_device(self.device, mps=True))
 
     def _load(self) -> dict[str, Any]:
         """Load (once per model/device setting) the tokenizer and model."""
