@@ -134,7 +134,7 @@ def naive_minilm(path: str, batch_size: int, max_length: int):
     return encode, tokenizer
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None) -> int:  # noqa: PLR0915  # a linear benchmark script: arguments, runs, report
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeats", type=int, default=5)

@@ -2,7 +2,7 @@
 
 Run with ``make demo`` (or ``python examples/quickstart.py``; ``--quick`` or the environment
 variable ``LIVEREC_QUICK=1`` for a smaller, faster run). The steps live in
-:mod:`liverec.demo`, which ``liverec demo`` runs too; read it for the API calls.
+`liverec.demo`, which ``liverec demo`` runs too; read it for the API calls.
 
 The first lines below are the smallest useful program: generate data, split by time, fit
 the live popularity baseline and recommend the rooms live at a moment.

@@ -123,3 +123,48 @@ def test_import_is_light() -> None:
     code = "import sys, liverec; print('transformers' in sys.modules, 'torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split()[0] == "False", "import liverec must not import transformers"
+
+
+# Notebook niceties ------------------------------------------------------------------------------
+def test_recommendations_html_table_escapes_and_truncates() -> None:
+    users = np.array(["<script>u</script>", *[f"u{i}" for i in range(29)]], dtype=object)
+    items = np.array([[f"<b>i{c}</b>" for c in range(15)]] * 30, dtype=object)
+    scores = np.tile(np.linspace(1.0, 0.1, 15, dtype=np.float32), (30, 1))
+    recs = Recommendations(users, items, scores)
+    html = recs._repr_html_()
+    assert html.startswith("<div><table>") and "Recommendations: 30 users, k=15" in html
+    assert "<script>" not in html and "<b>" not in html  # every value escaped
+    assert "&lt;script&gt;u&lt;/script&gt;" in html and "&lt;b&gt;i0&lt;/b&gt; (1)" in html
+    assert html.count("<tr>") == 1 + Recommendations._html_max_rows  # header + shown rows
+    assert html.count("<th>") == 1 + Recommendations._html_max_k
+    assert "10 more users" in html and "ranks 11 to 15 not shown" in html
+
+
+def test_recommendations_html_table_leaves_padding_empty() -> None:
+    recs = Popularity().fit(_data()).recommend([1, 2], k=3, candidates=["a", "b"])
+    html = recs._repr_html_()
+    assert html.startswith("<table>") and "more users" not in html
+    assert html.count("<td></td>") == 2 and "None" not in html
+
+
+def _every_model() -> list[object]:
+    from liverec.models import ALS, BPR, MatrixFactorization, ProfileRanker, SequentialTransformer
+
+    return [Popularity(), MatrixFactorization(n_factors=2, n_epochs=2, random_state=0),
+            ALS(n_factors=2, n_epochs=2, random_state=0), BPR(n_factors=2, n_epochs=2, random_state=0),
+            SequentialTransformer(embedding_dim=8, max_len=8, n_epochs=1, random_state=0),
+            ProfileRanker(n_windows=2, n_epochs=1, embedding_dim=8, random_state=0)]
+
+
+@pytest.mark.parametrize("model", _every_model(), ids=lambda m: type(m).__name__)
+def test_sklearn_estimator_html_repr_works(model: object) -> None:
+    estimator_html_repr = pytest.importorskip("sklearn.utils").estimator_html_repr
+    name = type(model).__name__
+    html = estimator_html_repr(model)
+    assert name in html and "Not fitted" in html
+    if name != "ProfileRanker":  # needs item features; fitted state is checked on the others
+        X = _data()
+        rated = Interactions.from_arrays(X.user, X.item, time=X.time_values(), weight=[5, 3, 4, 2, 1, 5])
+        model.fit(rated)  # type: ignore[attr-defined]  # ratings, for MatrixFactorization
+        fitted = estimator_html_repr(model)
+        assert name in fitted and ">Fitted<" in fitted

@@ -111,3 +111,65 @@ def test_the_site_builds_strict_and_offline(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-4000:]
     html = "\n".join(p.read_text(encoding="utf-8") for p in (tmp_path / "site").rglob("*.html"))
     assert "fonts.googleapis" not in html  # theme.font: false
+    models = (tmp_path / "site" / "api" / "models" / "index.html").read_text(encoding="utf-8")
+    for method in ("fit", "recommend", "save", "get_params"):  # inherited, shown on every model
+        assert f'id="liverec.models.als.ALS.{method}"' in models
+        assert f'id="liverec.models.popularity.Popularity.{method}"' in models
+    assert ":func:`" not in html and ":class:`" not in html  # no literal Sphinx roles
+
+
+SPHINX_ROLE = re.compile(r":(func|class|meth|mod|attr|data|exc):`")
+
+
+def test_no_sphinx_roles_in_the_sources() -> None:
+    # mkdocstrings renders ``:func:`x``` literally; cross-references are written
+    # [`x`][liverec.full.path] (checked by the strict build) or as plain `x`
+    found = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
+             for path in sorted((ROOT / "src" / "liverec").rglob("*.py"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+             if SPHINX_ROLE.search(line)]
+    assert not found, "Sphinx roles; use [`name`][liverec.path] instead:\n" + "\n".join(found)
+
+
+def test_model_pages_show_inherited_methods() -> None:
+    page = (DOCS / "api" / "models.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"^::: (liverec\.models\.\w+\.\w+)\n((?:    .*\n)*)", page, re.M)
+    assert len(blocks) >= 6
+    assert all("inherited_members: true" in options for _, options in blocks), blocks
+
+
+def _docs_extra_or_skip() -> None:
+    for module in ("mkdocs", "material", "mkdocstrings", "mkdocstrings_handlers.python"):
+        if importlib.util.find_spec(module.split(".")[0]) is None or (
+            "." in module and importlib.util.find_spec(module) is None
+        ):
+            pytest.skip(f"the docs extra is not installed ({module} missing)")
+
+
+def _build_page(tmp_path: Path, markdown: str) -> subprocess.CompletedProcess[str]:
+    """Build a one-page site with the project's mkdocs.yml (strict), in a fresh process."""
+    docs = tmp_path / "docs"
+    docs.mkdir(parents=True, exist_ok=True)
+    (docs / "index.md").write_text(markdown, encoding="utf-8")
+    script = (
+        "import logging\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "from mkdocs.commands.build import build\n"
+        "from mkdocs.config import load_config\n"
+        f"cfg = load_config({str(ROOT / 'mkdocs.yml')!r}, docs_dir={str(docs)!r}, "
+        f"site_dir={str(tmp_path / 'site')!r}, nav=[{{'Page': 'index.md'}}], strict=True)\n"
+        "build(cfg)\n"
+    )
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    return subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT_S)
+
+
+@pytest.mark.slow
+def test_an_unresolved_cross_reference_fails_the_build(tmp_path: Path) -> None:
+    _docs_extra_or_skip()
+    good = _build_page(tmp_path / "good", "# Page\n\n[](){#liverec.target}\n## Target\n\n[`target`][liverec.target]\n")
+    assert good.returncode == 0, good.stderr[-4000:]
+    bad = _build_page(tmp_path / "bad", "# Page\n\n[`evaluate`][liverec.metrics.no_such_function]\n")
+    assert bad.returncode != 0
+    assert "Could not find cross-reference target 'liverec.metrics.no_such_function'" in bad.stderr

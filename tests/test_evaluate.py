@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from liverec.base import BaseRecommender
 from liverec.data import Interactions, LiveSchedule
-from liverec.exceptions import DataValidationError, NotFittedError
+from liverec.exceptions import DataValidationError, InvalidParameterError, NotFittedError
 from liverec.metrics import EvaluationResult, evaluate, hit_rate_at_k, ndcg_at_k, ranking_metrics
 from liverec.model_selection import leave_last_out, live_split, temporal_split
 from liverec.models import Popularity
@@ -312,8 +312,28 @@ def test_cold_users_without_any_event_are_skipped_and_reported():
 def test_progress_bar_can_be_forced(data, capsys):
     X, _ = data
     split = leave_last_out(X, validation=False)
-    evaluate(Popularity().fit(split.train), split.train, split.test, n_bootstrap=0, progress=True, batch_size=8)
+    evaluate(Popularity().fit(split.train), split.train, split.test, n_bootstrap=0, verbose=True, batch_size=8)
     assert "evaluate" in capsys.readouterr().err
+
+
+def test_evaluate_is_quiet_by_default(data, capsys):
+    X, _ = data
+    split = leave_last_out(X, validation=False)
+    evaluate(Popularity().fit(split.train), split, n_bootstrap=0, batch_size=8)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_the_old_progress_spelling_still_works_with_a_deprecation_warning(data, capsys):
+    X, _ = data
+    split = leave_last_out(X, validation=False)
+    model = Popularity().fit(split.train)
+    with pytest.warns(DeprecationWarning, match="verbose"):
+        old = evaluate(model, split, n_bootstrap=0, progress=True, batch_size=8)
+    assert "evaluate" in capsys.readouterr().err
+    new = evaluate(model, split, n_bootstrap=0, verbose=False)
+    assert old.mean == new.mean
+    with pytest.raises(InvalidParameterError, match="verbose"):
+        evaluate(model, split, n_bootstrap=0, verbose="yes")
 
 
 def test_next_item_split_protocol_on_a_sequence_benchmark():
@@ -499,3 +519,20 @@ def test_test_data_with_its_own_id_maps_gives_the_same_result(data):
     separate = evaluate(model, split.train, own, n_bootstrap=0, exclude_seen=True)
     by_user = dict(zip(separate.users.tolist(), separate.target_rank.tolist(), strict=True))
     assert [by_user[u] for u in shared.users.tolist()] == shared.target_rank.tolist()
+
+
+def test_result_html_table_escapes_and_truncates(data, monkeypatch):
+    import liverec.metrics._evaluate as ev
+
+    X, _ = data
+    split = leave_last_out(X, validation=False)
+    result = evaluate(Popularity().fit(split.train), split, k=(1, 5), n_bootstrap=20)
+    html = result._repr_html_()
+    assert html.startswith("<table>") and "EvaluationResult: Popularity" in html
+    assert html.count("<tr>") == 1 + len(result.keys())  # header + one row per metric
+    assert "NDCG@5" in html and "repeat (n=" in html
+    result.settings["model"] = "<img src=x onerror=alert(1)>"
+    assert "<img" not in result._repr_html_() and "&lt;img" in result._repr_html_()
+    monkeypatch.setattr(ev, "_HTML_MAX_ROWS", 3)
+    short = result._repr_html_()
+    assert short.count("<tr>") == 1 + 3 and f"{len(result.keys()) - 3} more metric rows" in short

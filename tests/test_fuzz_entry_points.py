@@ -290,15 +290,15 @@ def test_evaluate_refuses_bad_arguments_with_a_liverec_error(kwargs: dict[str, A
 
     args = {"test": _TEST, "k": 5, **kwargs}
     with pytest.raises(LiverecError):
-        evaluate(_POP, _TRAIN, args.pop("test"), progress=False, n_bootstrap=0, **args)
+        evaluate(_POP, _TRAIN, args.pop("test"), verbose=False, n_bootstrap=0, **args)
 
 
 def test_evaluate_a_cut_off_past_the_catalogue_ranks_the_whole_catalogue() -> None:
     from liverec.metrics import evaluate
 
     n_items = len(_POP.items_)
-    huge = evaluate(_POP, _TRAIN, _TEST, k=2**63, progress=False, n_bootstrap=0)
-    whole = evaluate(_POP, _TRAIN, _TEST, k=n_items, progress=False, n_bootstrap=0)
+    huge = evaluate(_POP, _TRAIN, _TEST, k=2**63, verbose=False, n_bootstrap=0)
+    whole = evaluate(_POP, _TRAIN, _TEST, k=n_items, verbose=False, n_bootstrap=0)
     for name in ("hit_rate", "ndcg", "recall", "mrr", "map"):
         assert huge.mean["all"][f"{name}@{2**63}"] == pytest.approx(whole.mean["all"][f"{name}@{n_items}"])
 
@@ -307,7 +307,7 @@ def test_evaluate_refuses_a_boolean_k() -> None:
     from liverec.metrics import evaluate
 
     with pytest.raises(LiverecError):
-        evaluate(_POP, _TRAIN, _TEST, k=True, progress=False, n_bootstrap=0)
+        evaluate(_POP, _TRAIN, _TEST, k=True, verbose=False, n_bootstrap=0)
 
 
 @FEW
@@ -325,7 +325,7 @@ def test_evaluate_answers_in_range(k: Any, use_schedule: bool, exclude_seen: boo
         "unknown item": Interactions.from_arrays(d["user"], ["new room"] + d["item"][1:].tolist(), time=d["time"]),
     }[test_form]
     res = attempt(evaluate, _POP, _TRAIN, test, k=k, schedule=SCHEDULE if use_schedule else None,
-                  exclude_seen=exclude_seen, per=per, n_bootstrap=0, progress=False)
+                  exclude_seen=exclude_seen, per=per, n_bootstrap=0, verbose=False)
     if res is None:
         return
     for seg, values in res.mean.items():

@@ -375,3 +375,54 @@ def test_log_sparse_sums_duplicates_across_batches() -> None:
     assert cols.tolist() == [2, 4]
     np.testing.assert_allclose(np.exp(logv), [5.0, 6.0])
     np.testing.assert_allclose(np.exp(s.get(np.array([1, 0, 0, -1]), np.array([4, 2, 4, 4]))), [6.0, 5.0, 0.0, 0.0])
+
+
+# State tables ------------------------------------------------------------------------------------
+# The array names of a saved builder: the format directories from earlier versions were written in.
+SAVED_TABLE_ARRAYS = {
+    "item_cat_", "item_band_", "item_price_", "item_streamer_", "item_has_meta_", "item_counts_", "g_item_",
+    "item_text_sum_", "item_text_n_", "u_total_", "u_cat_", "u_band_", "u_price_num_", "u_price_den_",
+    "u_counts_", "u_first_", "u_last_", "u_watch_", "u_comment_scale_", "u_comment_vec_", "g_total_", "g_cat_",
+    "g_band_", "g_price_num_", "g_price_den_", "g_counts_",
+}
+
+
+def test_saved_array_names_stay_those_of_earlier_versions() -> None:
+    X = random_events(3, 40)
+    _, arrays = UserProfileBuilder().fit(X, item_metadata=ITEM_META).get_state()
+    assert SAVED_TABLE_ARRAYS | {"price_edges_", "users", "items", "streamers"} <= set(arrays)
+    extra = set(arrays) - SAVED_TABLE_ARRAYS - {"price_edges_", "users", "items", "streamers", "item_fixed_vec"}
+    assert {k.split("/")[0] for k in extra} == {"pairs_item", "pairs_streamer"}
+
+
+@pytest.mark.parametrize("prices", [[10.0, 50.0, 200.0], [20.0, 20.0, 20.0]])
+def test_a_single_price_band_saves_and_loads(prices: list[float]) -> None:
+    X = Interactions.from_arrays(["ann", "bob", "bob"], ["s1", "s2", "s3"], time=[0.0, 60.0, 90.0])
+    b = UserProfileBuilder(n_price_bands=1).fit(X, item_metadata={**META, "price": prices})
+    assert b.band_labels_ == ["all"]
+    with tempfile.TemporaryDirectory() as d:
+        b.save(d)
+        np.testing.assert_array_equal(liverec.load(d).transform(["ann", "bob"]), b.transform(["ann", "bob"]))
+
+
+def test_update_after_load_grows_every_table() -> None:
+    from liverec.text import HashingTextEncoder
+
+    X = random_events(5, 60)
+    first = X.time < np.median(X.time)
+    full = UserProfileBuilder(text_encoder=HashingTextEncoder(dim=8)).fit(X, item_metadata=ITEM_META)
+    b = UserProfileBuilder(text_encoder=HashingTextEncoder(dim=8)).fit(X.select(first), item_metadata=ITEM_META)
+    with tempfile.TemporaryDirectory() as d:
+        b.save(d)
+        loaded = liverec.load(d)
+    loaded.update(X.select(~first))
+    users = np.unique(X.user)
+    np.testing.assert_allclose(loaded.transform(users), full.transform(users), atol=1e-6, rtol=0)
+    # a new item with a new category and the first title: new columns, text vectors, users
+    loaded.update(Interactions.from_arrays(["u99"], ["i9"], time=[float(X.time.max())]),
+                  item_metadata={"item": ["i9"], "category": ["new"], "title": ["a new room"]})
+    assert loaded.categories_[-1] == "new" and loaded.dim_ == 8
+    assert feature(loaded, "u99", "cat:new") > feature(loaded, users[0], "cat:new")
+    V = loaded.item_vectors()
+    assert V is not None and np.abs(V[loaded.items_.codes(["i9"])[0]]).sum() > 0
+    assert loaded.transform(users).shape == (len(users), len(loaded.feature_names_))

@@ -6,7 +6,9 @@ Tiny models on tiny synthetic data, so the whole file runs in seconds on one CPU
 from __future__ import annotations
 
 import functools
+import json
 import tempfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,14 +21,14 @@ from liverec._ranking import parse_request
 from liverec.data import Interactions
 from liverec.exceptions import DataValidationError
 from liverec.models import SequentialTransformer
-from liverec.models._sequential_data import (
+from liverec.models.sequential.data import (
     FlatSequences,
     TimeBuckets,
     gather_batch,
     last_occurrence_pairs,
     sample_live,
 )
-from liverec.models._sequential_net import ChunkedSoftmaxCE
+from liverec.models.sequential.losses import ChunkedSoftmaxCE
 from liverec.testing import contract_data
 
 TINY = dict(embedding_dim=16, max_len=16, batch_size=32, random_state=0, verbose=False)
@@ -341,6 +343,39 @@ def test_fit_leaves_the_global_torch_random_state_alone() -> None:
     torch.manual_seed(123)
     SequentialTransformer(n_epochs=1, **TINY).fit(X)
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+# The saved format is the one models were saved in before the class became a package: names
+# of every array and attribute that belong to SequentialTransformer (the base class's "base/"
+# entries are checked by the base tests). A change here breaks loading of saved models.
+SAVED_NETWORK = [
+    "blocks.0.ff1.bias", "blocks.0.ff1.weight", "blocks.0.ff2.bias", "blocks.0.ff2.weight",
+    "blocks.0.ln1.bias", "blocks.0.ln1.weight", "blocks.0.ln2.bias", "blocks.0.ln2.weight",
+    "blocks.0.out.bias", "blocks.0.out.weight", "blocks.0.qkv.bias", "blocks.0.qkv.weight",
+    "feature_proj.weight", "features", "item_emb.weight", "ln.bias", "ln.weight",
+    "pos_emb.weight", "repeat_emb.weight",
+]
+SAVED_ARRAYS = sorted([*(f"net/{name}" for name in SAVED_NETWORK),
+                       "seq/indptr", "seq/items", "seq/times", "time_bucket_edges", "trained_items"])
+SAVED_ATTRIBUTES = ["best_epoch", "best_val_ndcg", "fit_seconds", "history", "median_gap", "n_epochs",
+                    "n_features", "n_items", "repeat_rate"]
+
+
+def test_the_saved_format_keeps_its_class_array_and_attribute_names(tmp_path: Path) -> None:
+    X, schedule = contract_data()
+    features = np.random.default_rng(0).normal(size=(X.n_items, 3))
+    model = SequentialTransformer(n_epochs=1, n_layers=1, repeat_aware=True, **TINY)
+    model.fit(X, schedule=schedule, item_features=features).save(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    raw = (tmp_path / "arrays.safetensors").read_bytes()
+    header = json.loads(raw[8:8 + int.from_bytes(raw[:8], "little")])
+    own = sorted(k for k in header if k != "__metadata__" and not k.startswith(("base/", "__str__/base/")))
+    assert config["class"] == "SequentialTransformer"
+    assert sorted(k for k in config["attributes"] if not k.startswith("base/")) == SAVED_ATTRIBUTES
+    assert own == SAVED_ARRAYS
+    assert sorted(config["params"]) == sorted(SequentialTransformer().get_params())
+    assert liverec.persistence.CLASS_MODULES["SequentialTransformer"] == type(model).__module__
+    assert type(liverec.load(tmp_path)) is SequentialTransformer
 
 
 # Hyper-parameter errors ------------------------------------------------------------------------

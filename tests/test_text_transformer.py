@@ -127,9 +127,12 @@ def test_results_come_back_in_input_order(tiny_bert: Path) -> None:
 def test_progress_bar_does_not_change_the_results(tiny_bert: Path, capsys) -> None:
     pytest.importorskip("tqdm")
     quiet = TransformerTextEncoder(model=str(tiny_bert), batch_size=2).transform(TEXTS)
-    shown = TransformerTextEncoder(model=str(tiny_bert), batch_size=2, progress=True).transform(TEXTS)
+    shown = TransformerTextEncoder(model=str(tiny_bert), batch_size=2, verbose=True).transform(TEXTS)
     np.testing.assert_array_equal(quiet, shown)
-    assert "encoding" in capsys.readouterr().err
+    assert "TransformerTextEncoder" in capsys.readouterr().err
+    with pytest.warns(DeprecationWarning, match="verbose"):
+        old = TransformerTextEncoder(model=str(tiny_bert), batch_size=2, progress=True).transform(TEXTS)
+    np.testing.assert_array_equal(quiet, old)
 
 
 def test_duplicate_texts_get_identical_rows(tiny_bert: Path) -> None:

@@ -15,6 +15,7 @@ Examples:
 
 from __future__ import annotations
 
+import logging as _logging
 from typing import TYPE_CHECKING
 
 from . import data, datasets, exceptions, metrics, model_selection, models
@@ -22,6 +23,10 @@ from ._version import __version__
 from .base import BaseRecommender, Recommendations
 from .data import IdMap, Interactions, LiveSchedule, TextEvents
 from .persistence import load
+
+# Library convention: log records go to ``liverec.*`` loggers; the application decides
+# where they go (``logging.basicConfig(level=logging.INFO)`` shows progress and training logs).
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "BaseRecommender",

@@ -14,13 +14,13 @@ scikit-learn's ``_parameter_constraints``::
     }
 
 A value is valid when it satisfies *any* constraint of its list. A constraint is a
-:class:`Constraint` (:class:`Interval`, :class:`Options`, :class:`SequenceOf`,
-:class:`DictOf`, :class:`HasMethods`, :class:`Device`, :class:`Timedelta`), ``None`` (the
+`Constraint` (`Interval`, `Options`, `SequenceOf`,
+`DictOf`, `HasMethods`, `Device`, `Timedelta`), ``None`` (the
 value may be ``None``) or a type (``isinstance``; ``bool`` also accepts ``numpy.bool_``).
-:meth:`ParamsMixin._validate_params` checks every parameter, recurses into nested liverec
+`ParamsMixin._validate_params` checks every parameter, recurses into nested liverec
 estimators (for example a ``text_encoder``) and then runs the class's cross-parameter hook
 ``_validate_param_relations``. Every failure is an
-:class:`~liverec.exceptions.InvalidParameterError` naming the class, the parameter, the
+[`InvalidParameterError`][liverec.exceptions.InvalidParameterError] naming the class, the parameter, the
 constraint and the value. Validation reads only the parameters, so it works (and is cheap)
 on a freshly constructed or freshly loaded object.
 """
@@ -66,7 +66,7 @@ def _article(noun: str) -> str:
 
 
 class Constraint:
-    """What a hyper-parameter accepts; subclasses implement :meth:`is_satisfied_by`.
+    """What a hyper-parameter accepts; subclasses implement `is_satisfied_by`.
 
     ``str(constraint)`` is the phrase used in error messages ("an int in [1, inf)").
     """
@@ -469,12 +469,23 @@ class ParamsMixin:
     #: subclasses keep working); every liverec class lists all of its parameters.
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
+    def __sklearn_tags__(self) -> Any:
+        """scikit-learn's estimator tags; only scikit-learn calls this, so it is installed.
+
+        Lets the scikit-learn utilities that read tags work on liverec estimators without
+        liverec depending on scikit-learn: ``check_is_fitted`` and the notebook HTML
+        repr (``sklearn.utils.estimator_html_repr``).
+        """
+        from sklearn.utils import Tags, TargetTags
+
+        return Tags(estimator_type=None, target_tags=TargetTags(required=False))
+
     def _validate_params(self) -> None:
         """Check every hyper-parameter against ``_parameter_constraints``.
 
         Nested liverec estimators (a parameter whose value is itself a ``ParamsMixin``) are
         checked too, their parameters named ``outer__inner``; then the cross-parameter hook
-        :meth:`_validate_param_relations` runs. Reads only the parameters: works on an
+        `_validate_param_relations` runs. Reads only the parameters: works on an
         unfitted or freshly loaded object.
 
         Raises:
@@ -502,7 +513,7 @@ class ParamsMixin:
     def _validate_param_relations(self) -> None:
         """Cross-parameter rules (each parameter already satisfies its own constraints).
 
-        Override to raise :class:`~liverec.exceptions.InvalidParameterError` when parameters
+        Override to raise [`InvalidParameterError`][liverec.exceptions.InvalidParameterError] when parameters
         contradict each other (e.g. ``n_heads`` must divide ``embedding_dim``). Default: none.
         """
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import sys
+import html
+import logging
 from typing import Any
 
 import numpy as np
@@ -73,7 +74,20 @@ def check_random_state(seed: Any) -> np.random.Generator:
 
 
 class Progress:
-    """A progress bar for long loops: tqdm when installed, a line every ~10% otherwise, or nothing.
+    """Progress of a long loop: a tqdm bar when asked for and installed, log records otherwise.
+
+    With ``enabled=True`` a tqdm bar is shown when tqdm is installed; without tqdm an INFO
+    record goes to ``logger`` about every 10% of the loop (shown once the application
+    configures logging, e.g. ``logging.basicConfig(level=logging.INFO)``). Every update is
+    also a DEBUG record, whether or not a bar is shown, so a training log can be kept
+    without a bar. Nothing is ever printed directly.
+
+    Args:
+        total: Number of steps.
+        desc: What runs (``"ALS"``), shown before the counts.
+        unit: The step's name (``"epoch"``).
+        enabled: Show progress (the ``verbose`` flag of models, encoders and ``evaluate``).
+        logger: Where records go; default the ``liverec`` logger.
 
     >>> bar = Progress(3, "fit", "epoch", enabled=False)
     >>> for _ in range(3):
@@ -81,32 +95,51 @@ class Progress:
     >>> bar.close()
     """
 
-    def __init__(self, total: int, desc: str, unit: str, enabled: bool) -> None:
+    def __init__(self, total: int, desc: str, unit: str, enabled: bool,
+                 logger: logging.Logger | None = None) -> None:
         self.total, self.desc, self.unit, self.enabled = total, desc, unit, enabled
-        self.done, self._next_print, self.bar = 0, 0, None
+        self.logger = logger if logger is not None else logging.getLogger("liverec")
+        self.done, self._next_record, self.bar = 0, 0, None
         if enabled:
             try:
                 from tqdm.auto import tqdm
 
                 self.bar = tqdm(total=total, desc=desc, unit=unit)
-            except ImportError:  # pragma: no cover - tqdm is optional
+            except ImportError:  # tqdm is optional: log records instead
                 self.bar = None
 
     def update(self, n: int = 1, **info: Any) -> None:
         """Advance by ``n``; keyword arguments are shown next to the bar (loss=..., ...)."""
         self.done += n
-        if not self.enabled:
-            return
         shown = {k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in info.items() if v is not None}
         if self.bar is not None:
             if shown:
                 self.bar.set_postfix(shown)
             self.bar.update(n)
-        elif self.done >= self._next_print or self.done == self.total:
+        level = logging.DEBUG
+        if self.enabled and self.bar is None and (self.done >= self._next_record or self.done == self.total):
+            level = logging.INFO
+            self._next_record = self.done + max(self.total // 10, 1)
+        if self.logger.isEnabledFor(level):
             extra = "".join(f", {k} {v}" for k, v in shown.items())
-            print(f"{self.desc}: {self.done}/{self.total} {self.unit}s{extra}", file=sys.stderr, flush=True)
-            self._next_print = self.done + max(self.total // 10, 1)
+            self.logger.log(level, "%s: %d/%d %ss%s", self.desc, self.done, self.total, self.unit, extra)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+def html_table(caption: str, header: list[Any], rows: list[list[Any]], notes: list[str] | None = None) -> str:
+    """A small HTML table for notebooks (``_repr_html_``); every value is escaped.
+
+    >>> html_table("t", ["a"], [["<b>"]])
+    '<table><caption>t</caption><thead><tr><th>a</th></tr></thead><tbody><tr><td>&lt;b&gt;</td></tr></tbody></table>'
+    """
+    esc = html.escape
+    head = "".join(f"<th>{esc(str(h))}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{esc(str(v))}</td>" for v in row) + "</tr>" for row in rows)
+    out = (f"<table><caption>{esc(caption)}</caption><thead><tr>{head}</tr></thead>"
+           f"<tbody>{body}</tbody></table>")
+    if notes:
+        out = "<div>" + out + "".join(f"<p><small>{esc(n)}</small></p>" for n in notes) + "</div>"
+    return out

@@ -13,6 +13,7 @@ from typing_extensions import Self
 from . import persistence
 from ._params import Interval, ParamsMixin, validate_parameter
 from ._ranking import History, check_k, cosine_top_k, id_array, parse_request, recommend_top_k
+from ._utils import html_table
 from .data import IdMap, Interactions, LiveSchedule
 from .exceptions import (
     DataValidationError,
@@ -24,6 +25,10 @@ from .exceptions import (
 )
 
 __all__ = ["BaseRecommender", "History", "Recommendations"]
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 class Recommendations:
@@ -72,6 +77,29 @@ class Recommendations:
 
     def __repr__(self) -> str:
         return f"Recommendations(n_users={len(self)}, k={self.k})"
+
+    #: Rows and ranks shown by the notebook table (``_repr_html_``); the rest is summarised.
+    _html_max_rows: int = 20
+    _html_max_k: int = 10
+
+    def _repr_html_(self) -> str:
+        """A table for notebooks: one row per user, ``item (score)`` per rank, truncated."""
+        n, k = len(self), self.k
+        rows_shown, k_shown = min(n, self._html_max_rows), min(k, self._html_max_k)
+        header = ["user", *(f"#{c + 1}" for c in range(k_shown))]
+        rows = []
+        for r in range(rows_shown):
+            cells: list[Any] = [_plain(self.users[r])]
+            for c in range(k_shown):
+                cells.append(f"{_plain(self.items[r, c])} ({float(self.scores[r, c]):.4g})"
+                             if self.mask[r, c] else "")
+            rows.append(cells)
+        notes = []
+        if n > rows_shown:
+            notes.append(f"... {n - rows_shown} more users")
+        if k > k_shown:
+            notes.append(f"... ranks {k_shown + 1} to {k} not shown")
+        return html_table(f"Recommendations: {n} users, k={k}", header, rows, notes)
 
     def __getitem__(self, row: int) -> list[Any]:
         """The recommended item ids of row ``row`` (padding left out).
@@ -144,7 +172,7 @@ class BaseRecommender(ParamsMixin):
             interactions: The training events.
             schedule: When items were live; used by availability-aware models and as the
                 default schedule of ``recommend(at=...)``.
-            item_features: Item side features (see :meth:`_align_item_features`).
+            item_features: Item side features (see `_align_item_features`).
             text: ``TextEvents`` for text-aware models.
 
         Returns:
@@ -331,7 +359,7 @@ class BaseRecommender(ParamsMixin):
                 about a million floats, at most 4096).
 
         Returns:
-            :class:`Recommendations`.
+            [`Recommendations`][liverec.base.Recommendations].
 
         Raises:
             UnknownUserError: for a user not seen in fit and without history.
@@ -366,7 +394,7 @@ class BaseRecommender(ParamsMixin):
 
     # Persistence ---------------------------------------------------------------------------
     def save(self, path: str) -> None:
-        """Save to a directory (``config.json`` + ``arrays.safetensors``); see :func:`liverec.load`."""
+        """Save to a directory (``config.json`` + ``arrays.safetensors``); see [`liverec.load`][liverec.load]."""
         self._check_fitted()
         attrs, arrays = self._get_state()
         arrays = dict(arrays)

@@ -75,7 +75,7 @@ def _benchmarks_dir() -> Path:
 
 
 def bench(name: str, extra_args: list[str]) -> None:
-    """Run ``benchmarks/<name>.py`` for a name in :data:`BENCHMARKS` (or every one for ``all``).
+    """Run ``benchmarks/<name>.py`` for a name in `BENCHMARKS` (or every one for ``all``).
 
     Raises:
         SystemExit: ``name`` is not a listed benchmark, or its script is missing.

@@ -1,6 +1,6 @@
 """The end-to-end demo: the whole library on synthetic live-commerce data.
 
-``make demo``, ``liverec demo`` and ``examples/quickstart.py`` run :func:`run_demo`:
+``make demo``, ``liverec demo`` and ``examples/quickstart.py`` run [`run_demo`][liverec.demo.run_demo]:
 
 1. generate a live-commerce world (rooms on air on a schedule, viewers with tastes and
    favourite streamers, bilingual titles / transcripts / comments, products in rooms);
@@ -17,8 +17,11 @@ Each step prints a short, readable summary. ``quick=True`` shrinks everything (t
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -61,9 +64,40 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
         A dict with the data bundle, the split, the fitted models and the evaluation results
         (for notebooks that want to keep exploring).
 
+    Training and evaluation show progress (``verbose=True``): tqdm bars when tqdm is
+    installed, else the ``liverec`` progress log records, printed with the story while the
+    demo runs unless the application has configured logging itself.
+
     Examples:
         >>> out = run_demo(quick=True)  # doctest: +SKIP
     """
+    with _progress_records_printed():
+        return _run_demo(quick, random_state)
+
+
+@contextlib.contextmanager
+def _progress_records_printed() -> Iterator[None]:
+    """Print ``liverec`` INFO records (progress without tqdm) for the demo's duration."""
+    logger = logging.getLogger("liverec")
+    configured = logging.getLogger().handlers or any(
+        not isinstance(h, logging.NullHandler) for h in logger.handlers)
+    if configured:  # the application decides where records go
+        yield
+        return
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("    %(message)s"))
+    handler.setLevel(logging.INFO)
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _run_demo(quick: bool, random_state: int) -> dict[str, Any]:  # noqa: PLR0915  # a linear printed walkthrough
     import torch
 
     from .datasets import make_live_commerce
@@ -142,7 +176,7 @@ def run_demo(quick: bool = False, random_state: int = 0) -> dict[str, Any]:
     results = {}
     rows = []
     for name, model in models.items():
-        res = evaluate(model, split, k=(1, 10), progress=False)
+        res = evaluate(model, split, k=(1, 10), verbose=False)
         results[name] = res
         rows.append((name, _fmt_ci(res, "hit_rate@10"), _fmt_ci(res, "ndcg@10"),
                      _fmt_ci(res, "ndcg@10", "repeat"), _fmt_ci(res, "ndcg@10", "new")))

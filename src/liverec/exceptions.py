@@ -49,7 +49,7 @@ class DataFileNotFoundError(LiverecError, FileNotFoundError):
 
 
 class UnknownIdError(LiverecError, KeyError):
-    """An external id is not in an :class:`~liverec.data.IdMap`."""
+    """An external id is not in an [`IdMap`][liverec.data.IdMap]."""
 
     def __str__(self) -> str:  # KeyError would repr() the message; show it as written.
         return str(self.args[0]) if self.args else ""
@@ -77,7 +77,7 @@ class PersistenceError(LiverecError, ValueError):
 class InvalidParameterError(LiverecError, ValueError, TypeError):
     """A hyper-parameter is of the wrong type, out of range, or inconsistent with another.
 
-    Raised by ``fit`` (and by :func:`liverec.load` for a saved configuration) when a
+    Raised by ``fit`` (and by [`liverec.load`][liverec.load] for a saved configuration) when a
     constructor parameter does not satisfy the constraints its class declares. The message
     names the class, the parameter, what was expected and the value received. It subclasses
     both ``ValueError`` and ``TypeError``, as a bad value may be either.

@@ -7,13 +7,13 @@ name in a registry of liverec classes, numeric arrays are raw little-endian buff
 as UTF-8 bytes plus offsets. ``config.json`` records the SHA-256 of the arrays file, so a
 corrupted or truncated directory is refused with a clear error.
 
-A saved directory is untrusted input: :func:`load` opens only regular files (no symbolic
+A saved directory is untrusted input: [`load`][liverec.persistence.load] opens only regular files (no symbolic
 links, FIFOs or devices, so it never hangs), checks the safetensors header against the file,
 checks ``config.json`` key by key and the parameters through each class's own validation,
 and each class checks its arrays against the parameters and the id maps. Every refusal is a
-:class:`~liverec.exceptions.PersistenceError` naming the file, the field and the reason. The
+[`PersistenceError`][liverec.exceptions.PersistenceError] naming the file, the field and the reason. The
 checksum detects corruption, not tampering: pin an artefact you trust with
-:func:`fingerprint` and ``load(path, sha256=...)``.
+[`fingerprint`][liverec.persistence.fingerprint] and ``load(path, sha256=...)``.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ CLASS_MODULES: dict[str, str] = {
     "MatrixFactorization": "liverec.models.mf",
     "ALS": "liverec.models.als",
     "BPR": "liverec.models.bpr",
-    "SequentialTransformer": "liverec.models.sequential",
+    "SequentialTransformer": "liverec.models.sequential.estimator",
     "ProfileRanker": "liverec.models.profile_ranker",
     "HashingTextEncoder": "liverec.text.hashing",
     "TransformerTextEncoder": "liverec.text.transformer",
@@ -76,13 +76,13 @@ _STR_PREFIX = "__str__/"
 
 
 def register(cls: type) -> type:
-    """Class decorator: make ``cls`` loadable by :func:`load` under its class name."""
+    """Class decorator: make ``cls`` loadable by [`load`][liverec.persistence.load] under its class name."""
     _REGISTRY[cls.__name__] = cls
     return cls
 
 
 def registered_classes() -> dict[str, type]:
-    """The classes :func:`load` can build, by name."""
+    """The classes [`load`][liverec.persistence.load] can build, by name."""
     return dict(_REGISTRY)
 
 
@@ -194,7 +194,7 @@ def read_member(directory: str | os.PathLike[str], name: str, max_bytes: int | N
 
     The file is opened with ``O_NOFOLLOW | O_NONBLOCK`` and checked with ``fstat`` on the open
     descriptor: a symbolic link, FIFO, device, socket or directory is refused with a
-    :class:`~liverec.exceptions.PersistenceError` (a FIFO or ``/dev/zero`` would otherwise
+    [`PersistenceError`][liverec.exceptions.PersistenceError] (a FIFO or ``/dev/zero`` would otherwise
     make a reader hang or read forever), and so is a file larger than ``max_bytes``.
     """
     directory = os.fspath(directory)
@@ -307,18 +307,22 @@ def parse_safetensors(raw: bytes, where: str = ARRAYS_FILE) -> dict[str, np.ndar
         if dtype_name == "BOOL" and count and arr.view(np.uint8).max() > 1:
             raise _refuse(field, "a BOOL tensor holds bytes other than 0 and 1")
         out[name] = arr.astype(dtype.newbyteorder("="), copy=True).reshape(shape)
-    spans.sort()
+    _check_no_overlap(spans, where)
+    return out
+
+
+def _check_no_overlap(spans: list[tuple[int, int, str]], where: str) -> None:
+    """Refuse tensors whose ``(start, end)`` byte spans overlap."""
     reach, owner = 0, ""
-    for start, end, name in spans:
+    for start, end, name in sorted(spans):
         if start < reach and end > start:
             raise _refuse(f"{where}: tensor {name!r}.data_offsets", f"overlaps tensor {owner!r}")
         if end > reach:
             reach, owner = end, name
-    return out
 
 
 def read_safetensors(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read and check a file written by :func:`write_safetensors` (or the safetensors package)."""
+    """Read and check a file written by [`write_safetensors`][liverec.persistence.write_safetensors] (or the safetensors package)."""
     path = os.fspath(path)
     directory, name = os.path.split(path)
     return parse_safetensors(read_member(directory or ".", name), where=path)
@@ -359,7 +363,7 @@ def encode_value(value: Any) -> Any:
 
 
 def decode_value(value: Any, field: str = "params") -> Any:
-    """Inverse of :func:`encode_value`; builds only registered liverec classes.
+    """Inverse of [`encode_value`][liverec.persistence.encode_value]; builds only registered liverec classes.
 
     ``field`` names the place in ``config.json`` for error messages.
     """
@@ -423,7 +427,7 @@ def _lookup(name: Any, field: str = "class") -> type:
 
 
 def lookup_class(name: Any, field: str = "class") -> type:
-    """The liverec class registered as ``name`` (its module imported from :data:`CLASS_MODULES`)."""
+    """The liverec class registered as ``name`` (its module imported from `CLASS_MODULES`)."""
     return _lookup(name, field)
 
 
@@ -507,7 +511,7 @@ def _check_config(config: Any) -> dict[str, Any]:
 def fingerprint(path: str | os.PathLike[str]) -> str:
     """The SHA-256 (hex) that pins a saved model: the hash of its ``config.json`` bytes.
 
-    ``config.json`` holds the SHA-256 of the arrays file, and :func:`load` checks the arrays
+    ``config.json`` holds the SHA-256 of the arrays file, and [`load`][liverec.persistence.load] checks the arrays
     against it, so this one hash covers the whole artefact: the same as ``sha256sum config.json``.
     Record it when you save (or review) a model; pass it as ``load(path, sha256=...)`` to refuse
     anything else.
@@ -530,7 +534,7 @@ def load_state(
 ) -> tuple[type, dict[str, Any], dict[str, Any], StateArrays]:
     """Read and verify a model directory: ``(class, params, attributes, arrays)``.
 
-    ``params`` are decoded but not yet validated (:func:`build` does that).
+    ``params`` are decoded but not yet validated ([`build`][liverec.persistence.build] does that).
     """
     path = os.fspath(path)
     if not os.path.isdir(path):
@@ -561,7 +565,7 @@ def load(path: str | os.PathLike[str], sha256: str | None = None) -> Any:
 
     Args:
         path: The directory written by ``save``.
-        sha256: Optional pin: the :func:`fingerprint` of the artefact you trust; any other
+        sha256: Optional pin: the [`fingerprint`][liverec.persistence.fingerprint] of the artefact you trust; any other
             directory is refused.
 
     Raises:
@@ -605,8 +609,8 @@ def load(path: str | os.PathLike[str], sha256: str | None = None) -> Any:
 class StateArrays(Mapping[str, np.ndarray]):
     """The arrays of a saved directory, handed to ``_set_state``; remembers which were read.
 
-    A missing array raises :class:`~liverec.exceptions.PersistenceError`; after ``_set_state``
-    :func:`load` refuses any array nobody read (an unknown name). :meth:`sub` views the names
+    A missing array raises [`PersistenceError`][liverec.exceptions.PersistenceError]; after ``_set_state``
+    [`load`][liverec.persistence.load] refuses any array nobody read (an unknown name). [`sub`][liverec.persistence.StateArrays.sub] views the names
     under a prefix (``sub("encoder/")``) and shares the record of what was read.
     """
 
@@ -723,7 +727,7 @@ def expect_csr(
 
 
 def expect_ids(arrays: Mapping[str, np.ndarray], name: str, what: str) -> IdMap:
-    """An :class:`~liverec.data.IdMap` of the distinct ids in the 1-D array ``name``."""
+    """An [`IdMap`][liverec.data.IdMap] of the distinct ids in the 1-D array ``name``."""
     from .data import IdMap
 
     arr = expect_array(arrays, name, "iufbU", (None,))

@@ -1,6 +1,6 @@
 """The contract suite: the behaviour every liverec model guarantees.
 
-Run all checks against a model with :func:`check_recommender`, or use :data:`CHECKS` to
+Run all checks against a model with [`check_recommender`][liverec.testing.check_recommender], or use `CHECKS` to
 parametrize a pytest suite (``tests/test_contract.py`` does, for every model).
 
 Examples:
@@ -267,7 +267,7 @@ def check_loads_in_fresh_process(obj: Any, method: str = "recommend", *args: Any
     call ``obj.method(*args, **kwargs)`` there and check the result equals this process's.
 
     ``args`` are arrays (saved without pickle), ``kwargs`` JSON values. A method returning
-    :class:`~liverec.base.Recommendations` is compared by items and scores, anything else as an
+    [`Recommendations`][liverec.base.Recommendations] is compared by items and scores, anything else as an
     array. Works for every saveable liverec class (models, text encoders, stream embedders,
     profile builders).
     """

@@ -31,7 +31,7 @@ class IdMap:
     Codes follow the order of ``ids``. Lookups are vectorised (binary search over a sorted
     copy), so mapping a million ids takes milliseconds.
 
-    A map holds one id type, int64 or str (see :func:`~liverec.data._columns.normalize_ids`:
+    A map holds one id type, int64 or str (see `normalize_ids`:
     mixed types, booleans and ids that cannot be held exactly are refused), and a lookup
     never converts between them: in a map of ints, ``"1"`` is unknown, not the code of ``1``
     (whole floats such as ``1.0`` do match ``1``, as they do in Python).
@@ -122,7 +122,7 @@ class IdMap:
 
         Args:
             ids: A sequence of external ids (a scalar is treated as one id).
-            missing: ``"raise"`` to raise :class:`~liverec.exceptions.UnknownIdError` for an
+            missing: ``"raise"`` to raise [`UnknownIdError`][liverec.exceptions.UnknownIdError] for an
                 id not in the map, ``"ignore"`` to return ``-1`` for it.
 
         Returns:

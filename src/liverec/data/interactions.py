@@ -78,15 +78,15 @@ class Interactions:
     """User-item events: who did what with which item (streamer/room/product), when.
 
     Stored column-wise: ``user_codes`` and ``item_codes`` (int64 codes into the ``users``
-    and ``items`` :class:`IdMap`), ``time`` (float64 seconds; datetimes become seconds since
+    and ``items`` [`IdMap`][liverec.data.IdMap]), ``time`` (float64 seconds; datetimes become seconds since
     the epoch), optional ``event`` codes into ``event_types`` and optional ``weight``.
 
     Subsets (``select``, ``between``, ``for_users``, splits) share the parent's ``IdMap``s,
     so codes mean the same thing in train and test. ``n_users``/``n_items`` count the ids in
     the maps, which may include ids with no event in a subset (``compact()`` drops them).
 
-    Build with :meth:`from_arrays`, :meth:`from_frame`, :meth:`read_csv` or
-    :meth:`read_parquet`.
+    Build with [`from_arrays`][liverec.data.Interactions.from_arrays], [`from_frame`][liverec.data.Interactions.from_frame], [`read_csv`][liverec.data.Interactions.read_csv] or
+    [`read_parquet`][liverec.data.Interactions.read_parquet].
 
     Examples:
         >>> X = Interactions.from_arrays(
@@ -145,7 +145,7 @@ class Interactions:
             item: External item ids.
             time: Event times: numbers (any unit) or datetimes. ``None`` uses the row order
                 (0, 1, 2, ...), which is only right if rows are already in time order.
-            event: Event type names (see :data:`EVENT_TYPES`). ``None`` means no event column.
+            event: Event type names (see [`EVENT_TYPES`][liverec.data.EVENT_TYPES]). ``None`` means no event column.
             weight: Numbers such as watch seconds, ratings or amounts. ``None`` means 1.
             event_types: The allowed event names, when you use your own vocabulary.
             users: Map ids through this existing map (unknown ids are appended), so codes
@@ -234,10 +234,10 @@ class Interactions:
         Args:
             matrix: Any ``scipy.sparse`` matrix or array (CSR, CSC, COO, ...), shape
                 ``(n_users, n_items)``. Duplicate entries are summed (scipy's convention).
-            users: External ids of the rows (default ``0..n_users-1``), or an :class:`IdMap`.
+            users: External ids of the rows (default ``0..n_users-1``), or an [`IdMap`][liverec.data.IdMap].
                 Every row keeps its id, with or without entries, so ``to_csr()`` gives back the
                 same shape.
-            items: External ids of the columns (default ``0..n_items-1``), or an :class:`IdMap`.
+            items: External ids of the columns (default ``0..n_items-1``), or an [`IdMap`][liverec.data.IdMap].
             values: What a stored value means: ``"weight"`` (default: one event per entry, the
                 value becomes its ``weight``, e.g. watch seconds or a confidence), ``"count"``
                 (the value is a number of events: whole numbers >= 1, repeated as rows, no weight
@@ -333,7 +333,7 @@ class Interactions:
     @classmethod
     def read_csv(cls, path: str, *, id_type: str | Mapping[str, str] = "str", delimiter: str = ",",
                  **columns: Any) -> Interactions:
-        """Read a CSV file with a header row; keyword arguments as in :meth:`from_frame`.
+        """Read a CSV file with a header row; keyword arguments as in [`from_frame`][liverec.data.Interactions.from_frame].
 
         Ids stay exactly as written (strings: ``007`` and ``7`` are two users) unless
         ``id_type="int"`` (user and item ids) or ``id_type={"user": "int"}`` (one column)
@@ -346,7 +346,7 @@ class Interactions:
             id_type: ``"str"`` (default: ids as written), ``"int"``, or a mapping from
                 ``"user"``/``"item"`` to one of them.
             delimiter: The field separator.
-            **columns: Column names, as in :meth:`from_frame` (``user=``, ``item=``, ...).
+            **columns: Column names, as in [`from_frame`][liverec.data.Interactions.from_frame] (``user=``, ``item=``, ...).
 
         Examples:
             >>> import pathlib, tempfile
@@ -366,7 +366,7 @@ class Interactions:
 
     @classmethod
     def read_parquet(cls, path: str, **columns: Any) -> Interactions:
-        """Read a Parquet file (needs pandas with pyarrow); keywords as in :meth:`from_frame`."""
+        """Read a Parquet file (needs pandas with pyarrow); keywords as in [`from_frame`][liverec.data.Interactions.from_frame]."""
         from .io import read_parquet_columns
 
         return cls.from_frame(read_parquet_columns(path), **columns)
@@ -444,7 +444,7 @@ class Interactions:
         return self.time
 
     def to_frame(self) -> Any:
-        """A pandas DataFrame of :meth:`to_dict` (requires pandas)."""
+        """A pandas DataFrame of [`to_dict`][liverec.data.Interactions.to_dict] (requires pandas)."""
         try:
             import pandas as pd
         except ImportError as err:  # pragma: no cover
@@ -576,7 +576,7 @@ class Interactions:
         Bounds take every time form (numbers; for datetime data ``datetime64``, ``datetime``,
         ``date``, ``pd.Timestamp``, ISO strings, time-zone-aware values in UTC) and must be of
         the data's kind: a datetime bound on numeric times, or the reverse, raises
-        :class:`~liverec.exceptions.DataTypeError`.
+        [`DataTypeError`][liverec.exceptions.DataTypeError].
         """
         return self.select(time_window_mask(self.time, start, end, kind=self.time_kind))
 

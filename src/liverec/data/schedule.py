@@ -102,7 +102,7 @@ class LiveSchedule:
                  id_type: str = "str", delimiter: str = ",") -> LiveSchedule:
         """Read a CSV with a header row; item ids stay as written unless ``id_type="int"``.
 
-        See :meth:`Interactions.read_csv` for how cells are read.
+        See [`Interactions.read_csv`][liverec.data.Interactions.read_csv] for how cells are read.
         """
         from .io import convert_ids, read_csv_columns
 
@@ -180,7 +180,7 @@ class LiveSchedule:
         The one place where live items are put in another map's codes: with ``items`` (e.g. a
         model's item map) the codes are that map's and live items it lacks are left out;
         without it they are this schedule's own codes. Each row lists distinct codes in
-        increasing order. Accepts every time form of :meth:`live_at`; for a datetime schedule,
+        increasing order. Accepts every time form of [`live_at`][liverec.data.LiveSchedule.live_at]; for a datetime schedule,
         numbers are also taken as seconds since the epoch (the internal form of
         ``Interactions.time``), but a datetime against a numeric schedule is refused.
 

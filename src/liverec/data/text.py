@@ -71,7 +71,7 @@ class TextEvents:
             item: The item (room / stream / streamer) each text belongs to.
             text: The strings. ``None``/NaN is an error; an empty string is allowed.
             time: When the text appeared (numbers or datetimes); ``None`` uses 0 for all.
-            kind: One of :data:`TEXT_KINDS` per row, or one name for all rows.
+            kind: One of [`TEXT_KINDS`][liverec.data.TEXT_KINDS] per row, or one name for all rows.
             user: Optional author of each text (for comments); ``None`` for rows without one.
             items: Existing item map to code items with (e.g. the interactions' map).
         """

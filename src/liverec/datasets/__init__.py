@@ -1,10 +1,10 @@
 """Data sets: the synthetic live-commerce generator and loaders for real files.
 
-* :func:`make_live_commerce` -> :class:`LiveCommerceData`: broadcasts, room and product
+* [`make_live_commerce`][liverec.datasets.make_live_commerce] -> [`LiveCommerceData`][liverec.datasets.LiveCommerceData]: broadcasts, room and product
   events, bilingual text and metadata with a known structure (the embedded default data).
-* :func:`load_sequences` (one line per user, or ``user item`` pairs), :func:`load_ml1m_seq`
-  (the ml-1m-seq split), :func:`load_movielens` (``u.data`` / ``ratings.dat``) and
-  :func:`load_twitch` (watch intervals -> events and a :class:`~liverec.data.LiveSchedule`).
+* [`load_sequences`][liverec.datasets.load_sequences] (one line per user, or ``user item`` pairs), [`load_ml1m_seq`][liverec.datasets.load_ml1m_seq]
+  (the ml-1m-seq split), [`load_movielens`][liverec.datasets.load_movielens] (``u.data`` / ``ratings.dat``) and
+  [`load_twitch`][liverec.datasets.load_twitch] (watch intervals -> events and a [`LiveSchedule`][liverec.data.LiveSchedule]).
 
 See ``docs/datasets.md``.
 """

@@ -1,7 +1,7 @@
 """Loaders for the real data files (sequence text files, MovieLens, Twitch).
 
 Every loader checks the file as it reads it: a malformed line raises a
-:class:`~liverec.exceptions.DataValidationError` that names the file, the line number
+[`DataValidationError`][liverec.exceptions.DataValidationError] that names the file, the line number
 (1-based, as editors show it) and the fix.
 """
 
@@ -29,7 +29,7 @@ __all__ = [
     "merge_intervals",
 ]
 
-#: The layouts :func:`load_sequences` reads.
+#: The layouts [`load_sequences`][liverec.datasets.load_sequences] reads.
 SEQUENCE_FORMATS: tuple[str, ...] = ("auto", "items", "user_items", "pairs")
 
 
@@ -89,7 +89,7 @@ def _detect_format(counts: np.ndarray, first: list[str]) -> str:
 
 
 def load_sequences(path: str | os.PathLike[str], format: str = "auto") -> Interactions:
-    """Read a text file of item sequences into :class:`~liverec.data.Interactions`.
+    """Read a text file of item sequences into [`Interactions`][liverec.data.Interactions].
 
     Three layouts, ids are integers separated by whitespace:
 
@@ -112,7 +112,7 @@ def load_sequences(path: str | os.PathLike[str], format: str = "auto") -> Intera
 
     Args:
         path: The text file.
-        format: One of :data:`SEQUENCE_FORMATS`.
+        format: One of `SEQUENCE_FORMATS`.
 
     Returns:
         The events, with integer user and item ids.
@@ -200,7 +200,7 @@ def _check_distinct_users(users: np.ndarray, rows: np.ndarray, path: str) -> Non
 # ml-1m-seq -----------------------------------------------------------------------------------
 @dataclass(repr=False, eq=False)
 class SequenceBenchmark:
-    """A leave-one-out sequence benchmark, as split by its authors (see :func:`load_ml1m_seq`).
+    """A leave-one-out sequence benchmark, as split by its authors (see [`load_ml1m_seq`][liverec.datasets.load_ml1m_seq]).
 
     Attributes:
         train: Training events of every user (ids 1..n_users), ``time`` = position.
@@ -256,7 +256,7 @@ def load_ml1m_seq(folder: str | os.PathLike[str]) -> SequenceBenchmark:
         folder: The folder holding the four files.
 
     Returns:
-        A :class:`SequenceBenchmark`.
+        A [`SequenceBenchmark`][liverec.datasets.SequenceBenchmark].
 
     Raises:
         FileNotFoundError: a file is missing.
@@ -414,7 +414,7 @@ def _is_float(s: str) -> bool:
 
 # Twitch ----------------------------------------------------------------------------------------
 class TwitchData(NamedTuple):
-    """What :func:`load_twitch` returns: the watch events and the streamers' live intervals."""
+    """What [`load_twitch`][liverec.datasets.load_twitch] returns: the watch events and the streamers' live intervals."""
 
     interactions: Interactions
     schedule: LiveSchedule

@@ -2,8 +2,8 @@
 
 Ranking metrics take ``ranked`` (``(n_users, L)`` item ids, best first) and ``relevant``
 (one target per user, one collection per user, or a gain matrix); see
-:mod:`liverec.metrics._ranking` for the conventions shared by all of them.
-:func:`evaluate` ranks held-out events against the full catalogue (or the live items) and
+`liverec.metrics._ranking` for the conventions shared by all of them.
+[`evaluate`][liverec.metrics.evaluate] ranks held-out events against the full catalogue (or the live items) and
 reports means, bootstrap confidence intervals and the all / repeat / new breakdown.
 
 Examples:

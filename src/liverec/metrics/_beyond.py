@@ -108,7 +108,8 @@ def novelty(ranked: Any, item_counts: Any, n_users: int, k: int | None = 10, *, 
         if not (np.isfinite(c) & (c >= 0)).all():
             raise DataValidationError("item_counts must be finite counts >= 0 (users per item).")
         codes = _int_codes(top, valid, len(c), "item_counts")
-        info = np.where(valid, -np.log2(np.maximum(c[codes], 1.0) / n_users), 0.0)
+        counts_at = c[codes] if len(c) else np.zeros(codes.shape)  # no valid slot when c is empty
+        info = np.where(valid, -np.log2(np.maximum(counts_at, 1.0) / n_users), 0.0)
     m = valid.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         per_user = info.sum(axis=1) / m
@@ -219,7 +220,7 @@ def ctr(events: Any, *, impression: str = "impression", click: str = "click", by
     .. math:: \mathrm{CTR} = \frac{\#\text{click events}}{\#\text{impression events}}
 
     Args:
-        events: An :class:`~liverec.data.Interactions` with an event column, or an array
+        events: An [`Interactions`][liverec.data.Interactions] with an event column, or an array
             of event names (one per logged event).
         impression: The event name of an impression (an item shown).
         click: The event name of a click (for live rooms: entering the room, e.g. ``"view"``).
@@ -247,7 +248,7 @@ def cvr(events: Any, *, click: str = "click", conversion: str = "purchase", by: 
         events: Interactions with an event column, or an array of event names.
         click: The event name of a click (``"view"`` for entering a live room).
         conversion: The event name of a conversion (``"purchase"``, or ``"cart"``).
-        by: Group the rate, as in :func:`ctr`.
+        by: Group the rate, as in [`ctr`][liverec.metrics.ctr].
 
     Examples:
         >>> cvr(["click", "click", "purchase", "click", "click"])

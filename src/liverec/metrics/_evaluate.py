@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import logging
 import numbers
-import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -13,7 +13,7 @@ import numpy as np
 
 from .._params import Interval, Options, SequenceOf, validate_parameter
 from .._ranking import History, ItemFilter, can_fold_in, rank_targets
-from .._utils import Progress, check_random_state, concat_ranges, sorted_unique
+from .._utils import Progress, check_random_state, concat_ranges, html_table, sorted_unique
 from ..base import BaseRecommender, check_is_fitted
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
@@ -21,11 +21,27 @@ from ._ranking import RANKING_METRICS, _per_user, _Relevance, check_cutoffs, is_
 
 __all__ = ["EvaluationResult", "evaluate", "SEGMENTS"]
 
+_log = logging.getLogger(__name__)
+
+
+def _verbose_flag(verbose: Any, progress: Any) -> bool:
+    """``verbose``, or the deprecated ``progress`` spelling of it (with a warning)."""
+    validate_parameter("evaluate", "verbose", verbose, [bool])
+    if progress is None:
+        return bool(verbose)
+    warnings.warn("evaluate(progress=...) is deprecated; use verbose=... (same meaning).",
+                  DeprecationWarning, stacklevel=3)
+    validate_parameter("evaluate", "progress", progress, [bool])
+    return bool(progress)
+
+
 #: The breakdown of every result: all targets, targets the user had already interacted
 #: with before (repeat consumption), and targets new to the user.
 SEGMENTS: tuple[str, ...] = ("all", "repeat", "new")
 
 _ALL_METRICS = (*RANKING_METRICS, "coverage")
+#: Metric rows shown by ``EvaluationResult._repr_html_``.
+_HTML_MAX_ROWS = 60
 _LABELS = {"hit_rate": "HR", "ndcg": "NDCG", "mrr": "MRR", "recall": "Recall",
            "precision": "Precision", "map": "MAP", "coverage": "Coverage"}
 
@@ -35,7 +51,7 @@ _LABELS = {"hit_rate": "HR", "ndcg": "NDCG", "mrr": "MRR", "recall": "Recall",
 # --------------------------------------------------------------------------------------------
 @dataclass
 class EvaluationResult:
-    """What :func:`evaluate` measured: means, confidence intervals, per-case values.
+    """What [`evaluate`][liverec.metrics.evaluate] measured: means, confidence intervals, per-case values.
 
     A *case* is one ranking request: one test event (``per="event"``) or one user with all
     their test items (``per="user"``). Values are keyed ``"<metric>@<k>"`` (``"ndcg@10"``).
@@ -136,7 +152,7 @@ class EvaluationResult:
         more sensitive than checking whether two unpaired intervals overlap.
 
         Args:
-            other: The result of :func:`evaluate` for another model, same cases.
+            other: The result of [`evaluate`][liverec.metrics.evaluate] for another model, same cases.
             key: The metric, e.g. ``"hit_rate@10"``.
             segment: ``"all"``, ``"repeat"`` or ``"new"``.
             n_resamples: Bootstrap resamples and sign flips.
@@ -219,7 +235,7 @@ class EvaluationResult:
         return rows
 
     def to_frame(self) -> Any:
-        """A pandas DataFrame of :meth:`to_records` (requires pandas)."""
+        """A pandas DataFrame of [`to_records`][liverec.metrics.EvaluationResult.to_records] (requires pandas)."""
         try:
             import pandas as pd
         except ImportError as err:  # pragma: no cover
@@ -227,8 +243,8 @@ class EvaluationResult:
         return pd.DataFrame.from_records(
             self.to_records(), columns=["segment", "metric", "k", "mean", "ci_low", "ci_high", "n_cases"])
 
-    def __str__(self) -> str:
-        conf = self.settings.get("confidence", 0.95)
+    def _table(self) -> tuple[list[str], list[list[str]]]:
+        """Header and rows of the summary table (``print(result)``, notebooks)."""
         head = ["metric"] + [f"{seg} (n={self.n_cases[seg]})" for seg in SEGMENTS]
         rows = []
         for key in self.mean["all"]:
@@ -244,17 +260,15 @@ class EvaluationResult:
                 else:
                     cells.append(f"{m:.4f} [{lo:.4f}, {hi:.4f}]")
             rows.append(cells)
-        widths = [max(len(r[c]) for r in [head, *rows]) for c in range(len(head))]
+        return head, rows
 
-        def line(r: list[str]) -> str:
-            return "  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True)))
-
+    def _title_and_notes(self) -> tuple[str, list[str]]:
         s = self.settings
+        conf = s.get("confidence", 0.95)
         title = (f"EvaluationResult: {s.get('model', '?')}, {len(self.users)} cases, "
                  f"ranked against {s.get('candidates', '?')}"
                  f"{', seen excluded' if s.get('exclude_seen') else ''}, ties {s.get('ties')}, "
                  f"{int(round(conf * 100))}% bootstrap CI")
-        lines = [title, line(head), line(["-" * w for w in widths]), *map(line, rows)]
         notes = []
         if len(self.skipped_users):
             notes.append(f"{self.n_skipped_cases} cases of {len(self.skipped_users)} users skipped (cannot be scored)")
@@ -263,6 +277,26 @@ class EvaluationResult:
                         (self.n_excluded_targets, "targets excluded as seen")):
             if n:
                 notes.append(f"{n} {what} (counted as misses)")
+        return title, notes
+
+    def _repr_html_(self) -> str:
+        """The summary table as HTML for notebooks (at most 60 metric rows shown)."""
+        head, rows = self._table()
+        title, notes = self._title_and_notes()
+        if len(rows) > _HTML_MAX_ROWS:
+            notes = [f"... {len(rows) - _HTML_MAX_ROWS} more metric rows (see to_records())", *notes]
+            rows = rows[:_HTML_MAX_ROWS]
+        return html_table(title, head, rows, ["note: " + n for n in notes])
+
+    def __str__(self) -> str:
+        head, rows = self._table()
+        widths = [max(len(r[c]) for r in [head, *rows]) for c in range(len(head))]
+
+        def line(r: list[str]) -> str:
+            return "  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths, strict=True)))
+
+        title, notes = self._title_and_notes()
+        lines = [title, line(head), line(["-" * w for w in widths]), *map(line, rows)]
         if notes:
             lines.append("note: " + "; ".join(notes))
         return "\n".join(lines)
@@ -377,6 +411,7 @@ def evaluate(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     random_state: Any = 0,
+    verbose: bool = False,
     progress: bool | None = None,
 ) -> EvaluationResult:
     """Rank every test target against the whole catalogue (or the live items) and score it.
@@ -390,7 +425,7 @@ def evaluate(
         model: A fitted liverec model (anything following the estimator API).
         train: The events the model was fitted on, used for the history of each user
             (repeat/new breakdown, ``exclude_seen``, fold-in of users the model does not
-            know). A :class:`~liverec.model_selection.Split` may be passed instead of
+            know). A [`Split`][liverec.model_selection.Split] may be passed instead of
             ``train, test``: its ``train``, ``test``, ``history`` and ``schedule`` are used
             (explicit arguments win).
         test: The held-out events; each is a target.
@@ -403,7 +438,7 @@ def evaluate(
         metrics: Among ``hit_rate``, ``ndcg``, ``mrr``, ``recall``, ``precision``,
             ``map`` and ``coverage`` (the share of the catalogue in at least one top-k).
         history: Recent events to score users from (fold-in), e.g. ``split.history`` of
-            :func:`~liverec.model_selection.live_split`. Only events at or before each
+            [`live_split`][liverec.model_selection.live_split]. Only events at or before each
             case's time are used. Models without fold-in score known users as usual.
         use_history: ``"always"``: every user with ``history`` events is scored from them,
             as ``model.recommend(history=...)`` does (sequence models read them as their
@@ -422,11 +457,12 @@ def evaluate(
         n_bootstrap: Bootstrap resamples for the confidence intervals (0 to skip).
         confidence: Level of the intervals.
         random_state: Seed of the bootstrap.
-        progress: Show a progress bar (tqdm when installed). ``None``: only on a terminal
-            and for more than a few batches.
+        verbose: Show a progress bar over the cases (tqdm when installed, else INFO
+            records of the ``liverec.metrics._evaluate`` logger).
+        progress: Deprecated spelling of ``verbose`` (warns with a ``DeprecationWarning``).
 
     Returns:
-        :class:`EvaluationResult`; ``print(result)`` shows a table.
+        [`EvaluationResult`][liverec.metrics.EvaluationResult]; ``print(result)`` shows a table.
 
     Raises:
         NotFittedError: if the model is not fitted.
@@ -452,7 +488,7 @@ def evaluate(
     plan = _plan(model, train, test, history, per, use_history)
     validate_parameter("evaluate", "batch_size", batch_size, [Interval(numbers.Integral, 1, None, closed="left"), None])
     bs = int(batch_size) if batch_size else max(1, min(4096, (1 << 24) // max(n_items, 1)))
-    show = progress if progress is not None else (sys.stderr.isatty() and len(plan.ev) > 5 * bs)
+    show = _verbose_flag(verbose, progress)
     ranked = _rank_cases(model, plan, _case_filter(model, plan, schedule, exclude_seen),
                          min(max(ks), n_items), bs, bool(show))  # no list is longer than the catalogue
 
@@ -673,7 +709,7 @@ def _rank_cases(model: BaseRecommender, plan: _Plan, filters: ItemFilter, max_k:
     out = _Ranked(np.zeros(n_t, dtype=np.int64), np.zeros(n_t, dtype=np.int64), np.zeros(n_t),
                   np.zeros(n_t, dtype=bool), np.ones(n_t, dtype=bool), np.zeros(n_ev, dtype=np.int64),
                   np.full((n_ev, max_k), -1, dtype=np.int64))
-    bar = Progress(n_ev, "evaluate", "case", show)
+    bar = Progress(n_ev, "evaluate", "case", show, _log)
     nan_warned = False
     try:
         for start in range(0, n_ev, bs):

@@ -26,7 +26,7 @@ Conventions (the same in every function):
   left out of the mean: nothing can be ranked right for them. The mean of an input where
   no user has a relevant item is ``NaN``.
 * Ties: these functions take an already ordered list; how ties between equal scores were
-  broken is the caller's choice. :func:`~liverec.metrics.evaluate` ranks pessimistically
+  broken is the caller's choice. [`evaluate`][liverec.metrics.evaluate] ranks pessimistically
   (see there).
 """
 
@@ -54,7 +54,7 @@ __all__ = [
     "RANKING_METRICS",
 ]
 
-#: Names accepted by :func:`ranking_metrics` (and ``evaluate(metrics=...)``).
+#: Names accepted by [`ranking_metrics`][liverec.metrics.ranking_metrics] (and ``evaluate(metrics=...)``).
 RANKING_METRICS: tuple[str, ...] = ("hit_rate", "ndcg", "mrr", "recall", "precision", "map")
 
 
@@ -174,7 +174,16 @@ def _shared_codes(a: np.ndarray, b: np.ndarray, n_rows: int) -> tuple[np.ndarray
         span = both_max - both_min + 2
         if span * (n_rows + 1) < 2**62:
             return (a.astype(np.int64) - both_min, b.astype(np.int64) - both_min, np.int64(span))
-    both = np.concatenate([a, b]) if len(b) else a
+    for arr in (a, b):
+        if arr.dtype.kind not in "iufbUSO":
+            raise DataTypeError(
+                f"ranked / relevant hold values of dtype {arr.dtype}, which cannot be item ids; pass ids "
+                "(ints or strings), one list of them per user."
+            )
+    try:
+        both = np.concatenate([a, b]) if len(b) else a
+    except TypeError:  # e.g. ints next to strings: compare them as Python objects
+        both = np.concatenate([a.astype(object), b.astype(object)])
     try:
         uniq, inv = np.unique(both, return_inverse=True)
         size = len(uniq)
@@ -207,6 +216,57 @@ def _is_target_vector(relevant: Any, n: int) -> bool:
     return False
 
 
+def _matrix_relevance(relevant: Any, top: np.ndarray, pad: np.ndarray, gains: np.ndarray, kk: int,
+                      gain: str) -> _Relevance:
+    """Gains of ``top`` (integer column indices) read from a gain matrix ``(n_users, n_items)``."""
+    n = top.shape[0]
+    if relevant.shape[0] != n:
+        raise DataValidationError(
+            f"relevant has {relevant.shape[0]} rows but ranked has {n}; pass one row per user."
+        )
+    try:
+        mat = sp.csr_matrix(relevant, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise DataValidationError(f"relevant gain matrix could not be read as numbers ({err}).") from None
+    if mat.nnz and not np.isfinite(mat.data).all():
+        raise DataValidationError(
+            "relevance gains must be finite numbers; got NaN or inf (use 0 for not relevant)."
+        )
+    if mat.nnz and mat.data.min() < 0:
+        raise DataValidationError("relevance gains must be >= 0 (0 = not relevant).")
+    mat.eliminate_zeros()
+    if top.dtype.kind not in "iu":
+        raise DataValidationError(
+            "with a relevance matrix, ranked must hold integer column indices of it; got "
+            f"dtype {top.dtype}."
+        )
+    if top.size and top.max(initial=-1) >= mat.shape[1]:
+        raise DataValidationError(
+            f"ranked holds item index {int(top.max())} but relevant has only {mat.shape[1]} columns."
+        )
+    rows, cols = np.nonzero(~pad)
+    items = top[rows, cols].astype(np.int64)
+    vals = _csr_lookup(mat, rows, items)
+    hit = vals > 0
+    rows, cols, items, vals = rows[hit], cols[hit], items[hit], vals[hit]
+    keep = _first_occurrence(rows, items)
+    gains[rows[keep], cols[keep]] = vals[keep]
+    n_rel = np.diff(mat.indptr).astype(np.int64)
+    # ideal list: each row's gains sorted descending, first k
+    r_of = np.repeat(np.arange(n), n_rel)
+    order = np.lexsort((-mat.data, r_of))
+    pos = np.arange(len(order)) - np.repeat(mat.indptr[:-1], n_rel)
+    width = min(kk, int(n_rel.max(initial=0)))
+    sel = pos < width
+    ideal = np.zeros((n, width), dtype=np.float64)
+    ideal[r_of[order][sel], pos[sel]] = mat.data[order][sel]
+    if gain == "exponential":
+        gains, ideal = np.exp2(gains) - 1.0, np.exp2(ideal) - 1.0
+    elif gain != "linear":
+        raise InvalidParameterError(f"gain must be 'linear' or 'exponential', got {gain!r}.")
+    return _Relevance(gains, n_rel, ideal, kk)
+
+
 def _relevance(ranked: Any, relevant: Any, k: Any, gain: str = "linear") -> _Relevance:
     arr = _as_ranked(ranked)
     n, length = arr.shape
@@ -215,58 +275,13 @@ def _relevance(ranked: Any, relevant: Any, k: Any, gain: str = "linear") -> _Rel
     pad = _padding(top)
     # slots past the list's end are misses: only min(k, L) columns are stored (k may be huge)
     gains = np.zeros((n, top.shape[1]), dtype=np.float64)
-    ideal = None
     if isinstance(relevant, Mapping) or is_scalar(relevant):
         raise DataTypeError(
             f"relevant must be one target per user, one collection of items per user, or a gain "
             f"matrix (n_users, n_items); got {type(relevant).__name__}."
         )
     if sp.issparse(relevant) or (isinstance(relevant, np.ndarray) and relevant.ndim == 2):
-        if relevant.shape[0] != n:
-            raise DataValidationError(
-                f"relevant has {relevant.shape[0]} rows but ranked has {n}; pass one row per user."
-            )
-        try:
-            mat = sp.csr_matrix(relevant, dtype=np.float64)
-        except (TypeError, ValueError) as err:
-            raise DataValidationError(f"relevant gain matrix could not be read as numbers ({err}).") from None
-        if mat.nnz and not np.isfinite(mat.data).all():
-            raise DataValidationError(
-                "relevance gains must be finite numbers; got NaN or inf (use 0 for not relevant)."
-            )
-        if mat.nnz and mat.data.min() < 0:
-            raise DataValidationError("relevance gains must be >= 0 (0 = not relevant).")
-        mat.eliminate_zeros()
-        if top.dtype.kind not in "iu":
-            raise DataValidationError(
-                "with a relevance matrix, ranked must hold integer column indices of it; got "
-                f"dtype {top.dtype}."
-            )
-        if top.size and top.max(initial=-1) >= mat.shape[1]:
-            raise DataValidationError(
-                f"ranked holds item index {int(top.max())} but relevant has only {mat.shape[1]} columns."
-            )
-        rows, cols = np.nonzero(~pad)
-        items = top[rows, cols].astype(np.int64)
-        vals = _csr_lookup(mat, rows, items)
-        hit = vals > 0
-        rows, cols, items, vals = rows[hit], cols[hit], items[hit], vals[hit]
-        keep = _first_occurrence(rows, items)
-        gains[rows[keep], cols[keep]] = vals[keep]
-        n_rel = np.diff(mat.indptr).astype(np.int64)
-        # ideal list: each row's gains sorted descending, first k
-        r_of = np.repeat(np.arange(n), n_rel)
-        order = np.lexsort((-mat.data, r_of))
-        pos = np.arange(len(order)) - np.repeat(mat.indptr[:-1], n_rel)
-        width = min(kk, int(n_rel.max(initial=0)))
-        sel = pos < width
-        ideal = np.zeros((n, width), dtype=np.float64)
-        ideal[r_of[order][sel], pos[sel]] = mat.data[order][sel]
-        if gain == "exponential":
-            gains, ideal = np.exp2(gains) - 1.0, np.exp2(ideal) - 1.0
-        elif gain != "linear":
-            raise InvalidParameterError(f"gain must be 'linear' or 'exponential', got {gain!r}.")
-        return _Relevance(gains, n_rel, ideal, kk)
+        return _matrix_relevance(relevant, top, pad, gains, kk, gain)
     if _is_target_vector(relevant, n):
         target = np.asarray(relevant.to_numpy() if hasattr(relevant, "to_numpy") else relevant)
         if len(target) != n:
@@ -330,7 +345,7 @@ def _per_user(name: str, rel: _Relevance) -> np.ndarray:
         elif name == "recall":
             out = n_hits / n_rel
         elif name == "mrr":
-            first = np.argmax(hits, axis=1)
+            first = np.argmax(hits, axis=1) if width else np.zeros(len(hits), dtype=np.int64)
             out = np.where(n_hits > 0, 1.0 / (first + 1.0), 0.0)
         elif name == "map":
             cum = np.cumsum(hits, axis=1)
@@ -482,9 +497,9 @@ def ranking_metrics(
 
     Args:
         ranked: ``(n_users, L)`` item ids, best first.
-        relevant: As in :func:`hit_rate_at_k`.
+        relevant: As in [`hit_rate_at_k`][liverec.metrics.hit_rate_at_k].
         k: One cut-off or several.
-        metrics: Names among :data:`RANKING_METRICS`.
+        metrics: Names among `RANKING_METRICS`.
         gain: NDCG gain (``"linear"`` or ``"exponential"``).
         average: Means (``True``) or per-user arrays.
 

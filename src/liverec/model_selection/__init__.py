@@ -1,13 +1,13 @@
 """Leakage-free splits for recommender evaluation.
 
-* :func:`temporal_split`: a global time cut (train before, test after).
-* :func:`leave_last_out`: each user's last events held out (the ML-1M / SASRec protocol).
-* :func:`live_split`: the live-streaming protocol: one case per user in a final time
+* [`temporal_split`][liverec.model_selection.temporal_split]: a global time cut (train before, test after).
+* [`leave_last_out`][liverec.model_selection.leave_last_out]: each user's last events held out (the ML-1M / SASRec protocol).
+* [`live_split`][liverec.model_selection.live_split]: the live-streaming protocol: one case per user in a final time
   window, their last event as the target and the events before it as history.
-* :func:`next_item_split`: targets given by a benchmark's own files (ML-1M, Beauty).
+* [`next_item_split`][liverec.model_selection.next_item_split]: targets given by a benchmark's own files (ML-1M, Beauty).
 
-Every split returns a :class:`Split` whose parts share the id maps of the input, so codes
-mean the same in train and test; pass it straight to :func:`liverec.metrics.evaluate`.
+Every split returns a [`Split`][liverec.model_selection.Split] whose parts share the id maps of the input, so codes
+mean the same in train and test; pass it straight to [`liverec.metrics.evaluate`][liverec.metrics.evaluate].
 
 Examples:
     >>> from liverec.data import Interactions

@@ -25,11 +25,11 @@ class Split:
         test: Held-out events (the targets of the final evaluation).
         validation: Held-out events for tuning, or ``None``.
         history: Recent events to score the test users from (fold-in), or ``None`` (the
-            train events are the history). Set by :func:`live_split`.
+            train events are the history). Set by [`live_split`][liverec.model_selection.live_split].
         validation_history: The same for the validation cases.
         schedule: When items were live (candidates of the evaluation), or ``None``.
         before_test: Every event before the test window, when that is more than
-            ``train + validation`` (:func:`live_split`: validation holds one target per
+            ``train + validation`` ([`live_split`][liverec.model_selection.live_split]: validation holds one target per
             user, not the whole window); ``None`` otherwise.
 
     The two steps of a study::
@@ -154,7 +154,7 @@ def temporal_split(
             before the test cut, that go to validation.
 
     Returns:
-        :class:`Split` (``validation`` is ``None`` without a validation cut).
+        [`Split`][liverec.model_selection.Split] (``validation`` is ``None`` without a validation cut).
 
     Raises:
         DataValidationError: when a part would be empty or the cuts are out of order.
@@ -207,7 +207,7 @@ def leave_last_out(interactions: Interactions, n: int = 1, validation: bool = Tr
     stay entirely in train.
 
     Per user no test event precedes a train event, but the cut is not global: other
-    users' later events are in train. Prefer :func:`temporal_split` or :func:`live_split`
+    users' later events are in train. Prefer [`temporal_split`][liverec.model_selection.temporal_split] or [`live_split`][liverec.model_selection.live_split]
     to measure what a deployed model would see.
 
     Args:
@@ -216,7 +216,7 @@ def leave_last_out(interactions: Interactions, n: int = 1, validation: bool = Tr
         validation: Also hold out the ``n`` events before the test ones.
 
     Returns:
-        :class:`Split`.
+        [`Split`][liverec.model_selection.Split].
 
     Examples:
         >>> X = Interactions.from_arrays([1, 1, 1, 1, 2], list("abcda"), time=[1, 2, 3, 4, 1])
@@ -305,7 +305,7 @@ def live_split(
         end: The end of the timeline ``T`` (default: the last event time).
 
     Returns:
-        :class:`Split` with ``history`` and ``validation_history`` set.
+        [`Split`][liverec.model_selection.Split] with ``history`` and ``validation_history`` set.
 
     Examples:
         >>> X = Interactions.from_arrays([1, 1, 1, 2, 2], list("abcab"), time=[0, 5, 9, 1, 8])
@@ -386,7 +386,7 @@ def next_item_split(
         schedule: Stored in the split.
 
     Returns:
-        :class:`Split` with ``train``, ``test`` and ``history`` (``None`` when it is the
+        [`Split`][liverec.model_selection.Split] with ``train``, ``test`` and ``history`` (``None`` when it is the
         train set itself).
 
     Examples:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import numbers
 from typing import Any, ClassVar
 
@@ -19,6 +20,8 @@ from ..exceptions import DataTypeError, PersistenceError
 from ..persistence import expect_array, expect_attribute, expect_csr, register
 
 __all__ = ["ALS"]
+
+_log = logging.getLogger(__name__)
 
 _SOLVERS = ("cg", "cholesky")
 _WEIGHTINGS = ("count", "binary", "sum")
@@ -49,7 +52,7 @@ class ALS(BaseRecommender):
 
     A user not seen in ``fit`` is scored from ``recommend(..., history=...)`` by solving
     their least-squares problem exactly against the fixed item vectors (fold-in; the model
-    does not change). :meth:`partial_fit` makes new events part of the model.
+    does not change). [`partial_fit`][liverec.models.als.ALS.partial_fit] makes new events part of the model.
 
     Args:
         n_factors: Length of the user and item vectors.
@@ -67,13 +70,14 @@ class ALS(BaseRecommender):
             cores). torch's own thread setting is restored afterwards.
         device: ``"cpu"``, ``"cuda"`` (falls back to the CPU with a warning when no GPU is
             present) or ``"auto"`` (CUDA when available). Fitted vectors are kept on the CPU.
-        verbose: Show a progress bar over epochs (tqdm when installed).
+        verbose: Show a progress bar over epochs (tqdm when installed, else INFO records of
+            the ``liverec.models.als`` logger).
 
     Fitted attributes:
         user_factors_: ``(n_users, n_factors)`` float32.
         item_factors_: ``(n_items, n_factors)`` float32.
         user_items_: The ``r_ui`` matrix (CSR, users x items) the vectors were fitted to;
-            kept for :meth:`partial_fit`.
+            kept for [`partial_fit`][liverec.models.als.ALS.partial_fit].
 
     Examples:
         >>> from liverec.data import Interactions
@@ -166,7 +170,7 @@ class ALS(BaseRecommender):
             Cu = CsrTensor.from_scipy(R * alpha, device)
             Ci = CsrTensor.from_scipy((R * alpha).T.tocsr(), device)
             chunks_u, chunks_i = runner.chunks(Cu), runner.chunks(Ci)
-            bar = Progress(int(self.n_epochs), "ALS", "epoch", bool(self.verbose))
+            bar = Progress(int(self.n_epochs), "ALS", "epoch", bool(self.verbose), _log)
             for _ in range(int(self.n_epochs)):
                 als_half_sweep(Cu, X, Y, reg, self.solver, int(self.cg_steps), runner, chunks_u)
                 als_half_sweep(Ci, Y, X, reg, self.solver, int(self.cg_steps), runner, chunks_i)
@@ -191,8 +195,8 @@ class ALS(BaseRecommender):
            vectors.
 
         Item vectors of known items and vectors of users without new events do not move;
-        call :meth:`fit` from time to time to re-balance everything. Calling
-        ``partial_fit`` on an unfitted model is the same as :meth:`fit`.
+        call [`fit`][liverec.models.als.ALS.fit] from time to time to re-balance everything. Calling
+        ``partial_fit`` on an unfitted model is the same as [`fit`][liverec.models.als.ALS.fit].
 
         Args:
             interactions: The new events (external ids; any users and items).

@@ -7,7 +7,7 @@ negative ``j``. Training maximises ``sum ln sigmoid(x_uij) - regularization/2 * 
 by stochastic gradient ascent, with a learning rate that decreases linearly over the epochs.
 
 The live-streaming twist (LiveRec, Rappaz et al., 2021): a stream that was *not on air* when
-the user chose another one was not rejected, only unavailable. When a :class:`LiveSchedule`
+the user chose another one was not rejected, only unavailable. When a [`LiveSchedule`][liverec.data.LiveSchedule]
 is given to ``fit``, the negative for an event is drawn from the items that were live at the
 event's time, so the model learns "what does this viewer pick among what is on", not "what
 is broadcasting at all".
@@ -24,6 +24,7 @@ per-sample decay, without three extra passes over every batch).
 from __future__ import annotations
 
 import contextlib
+import logging
 import numbers
 from typing import Any, ClassVar
 
@@ -39,6 +40,8 @@ from ..persistence import expect_array, expect_attribute, register
 
 __all__ = ["BPR", "LiveNegativeSampler"]
 
+_log = logging.getLogger(__name__)
+
 #: Live lists are precomputed for all events when they hold fewer entries than this;
 #: otherwise they are looked up batch by batch.
 _MAX_PRECOMPUTED_LIVE = 50_000_000
@@ -53,7 +56,7 @@ class LiveNegativeSampler:
     Live items the model does not know are ignored.
 
     Sampling is vectorised: the live lists of the distinct event times are computed once with
-    :meth:`LiveSchedule.live_codes` (or per batch when they would be very large), and a draw
+    [`LiveSchedule.live_codes`][liverec.data.LiveSchedule.live_codes] (or per batch when they would be very large), and a draw
     is one random offset per event into its list.
 
     Args:
@@ -174,7 +177,8 @@ class BPR(BaseRecommender):
             slower at 2 threads, and many times slower on a busy machine).
         device: ``"cpu"``, ``"cuda"`` (falls back to the CPU with a warning when no GPU is
             present) or ``"auto"``. Results on CUDA are not bit-reproducible (atomic adds).
-        verbose: Show a progress bar over epochs (tqdm when installed).
+        verbose: Show a progress bar over epochs (tqdm when installed, else INFO records of
+            the ``liverec.models.bpr`` logger).
 
     Attributes:
         user_factors_: ``(n_users, n_factors)`` float32.
@@ -274,7 +278,7 @@ class BPR(BaseRecommender):
         # L2 decay is applied every few batches to all rows at once, in proportion to how
         # often each row is used per batch (the same shrinkage as per-sample decay).
         decay_every = max(1, n_batches // 32)
-        bar = Progress(n_epochs, "BPR", "epoch", bool(self.verbose))
+        bar = Progress(n_epochs, "BPR", "epoch", bool(self.verbose), _log)
         for epoch in range(n_epochs):
             # linear schedule: learning_rate in the first epoch, learning_rate / n_epochs in the last
             lr = float(self.learning_rate) * (1.0 - epoch / n_epochs)
@@ -296,7 +300,7 @@ class BPR(BaseRecommender):
                     V.mul_(shrink.unsqueeze(1))
                     b.mul_(shrink)
                     since_decay = 0
-            bar.update(1)
+            bar.update(1, learning_rate=lr)
         bar.close()
 
     # Scoring ----------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ with many ratings is held back as much, relative to the evidence, as one with fe
 
 from __future__ import annotations
 
+import logging
 import math
 import numbers
 from typing import Any, ClassVar
@@ -30,10 +31,13 @@ import torch
 
 from .._params import Device, Interval, Options
 from .._runtime import resolve_device, torch_threads
+from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError, PersistenceError, UnknownItemError
 from ..persistence import expect_array, expect_attribute, register
+
+_log = logging.getLogger(__name__)
 
 __all__ = ["MatrixFactorization"]
 
@@ -110,6 +114,8 @@ class MatrixFactorization(BaseRecommender):
         threads: CPU threads for torch during ``fit`` (``None``: all cores).
         device: ``"cpu"``, ``"cuda"`` (the CPU, with a warning, when no GPU is present) or
             ``"auto"``.
+        verbose: Show a progress bar over epochs (tqdm when installed, else INFO records
+            of the ``liverec.models.mf`` logger); each epoch's RMSE is logged at DEBUG.
 
     Attributes:
         global_mean_: ``μ``.
@@ -149,6 +155,7 @@ class MatrixFactorization(BaseRecommender):
         "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "device": [Device(("cpu", "cuda"))],
+        "verbose": [bool],
     }
 
     def __init__(
@@ -166,6 +173,7 @@ class MatrixFactorization(BaseRecommender):
         random_state: int | None = None,
         threads: int | None = None,
         device: str = "cpu",
+        verbose: bool = False,
     ) -> None:
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -180,6 +188,7 @@ class MatrixFactorization(BaseRecommender):
         self.random_state = random_state
         self.threads = threads
         self.device = device
+        self.verbose = verbose
 
     # Fitting ------------------------------------------------------------------------------------
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
@@ -239,6 +248,7 @@ class MatrixFactorization(BaseRecommender):
         best = (math.inf, 0, U.clone(), V.clone())
         penalty = torch.as_tensor(self._penalty(d), device=dev)
         solver = _ALSSolver(data, mu, penalty, dev) if self.solver == "als" else None
+        bar = Progress(int(self.n_epochs), "MatrixFactorization", "epoch", bool(self.verbose), _log)
         for epoch in range(int(self.n_epochs)):
             if solver is not None:
                 solver.sweep(U, V)
@@ -246,19 +256,23 @@ class MatrixFactorization(BaseRecommender):
                 _sgd_epoch(U, V, t_users, t_items, t_ratings, mu, float(self.learning_rate),
                            penalty, int(self.batch_size), gen)
             if not bool(torch.isfinite(U).all() and torch.isfinite(V).all()):
+                bar.close()
                 raise FloatingPointError(
                     f"MatrixFactorization diverged at epoch {epoch + 1} (non-finite factors); lower "
                     "learning_rate or raise regularization."
                 )
             self.train_rmse_.append(_rmse(U, V, t_users, t_items, t_ratings, mu, None))
             if val is None:
+                bar.update(1, train_rmse=self.train_rmse_[-1])
                 continue
             score = _rmse(U, V, v_users, v_items, v_ratings, mu, (lo, hi))
             self.validation_rmse_.append(score)
+            bar.update(1, train_rmse=self.train_rmse_[-1], val_rmse=score)
             if score < best[0] - 1e-9:
                 best = (score, epoch + 1, U.clone(), V.clone())
             elif epoch + 1 - best[1] >= int(self.patience):
                 break
+        bar.close()
         if val is not None:
             _, self.best_epoch_, U, V = best
         else:

@@ -46,12 +46,12 @@ class ProfileRanker(BaseRecommender):
 
     A small model (logistic regression with ``n_layers=0``, otherwise an MLP with
     ``n_layers`` hidden layers of ``embedding_dim`` units, in PyTorch) scores a (user,
-    product) pair from the :data:`PAIR_FEATURES`: how much of the user's decayed activity
+    product) pair from the `PAIR_FEATURES`: how much of the user's decayed activity
     goes to the product's category, price band, streamer and to the product itself, the
     cosine between the user's taste vector and the product's text embedding, the price
     relative to what the user usually pays, the product's popularity and conversion rate,
     and the user's own funnel rates and activity (see
-    :class:`~liverec.profiles.UserProfileBuilder`).
+    [`UserProfileBuilder`][liverec.profiles.UserProfileBuilder]).
 
     Training avoids leakage by replaying time: the events are cut into ``n_windows`` equal
     slices; the pairs of slice ``k`` are described by the profiles built from slices
@@ -64,7 +64,7 @@ class ProfileRanker(BaseRecommender):
 
     A product known only from metadata (a new product with a title, category or price) is
     ranked from those features: pass it in ``item_features`` at ``fit`` or later with
-    :meth:`add_items`. ``partial_fit`` folds new events into the profiles without
+    [`add_items`][liverec.models.profile_ranker.ProfileRanker.add_items]. ``partial_fit`` folds new events into the profiles without
     retraining the network.
 
     Args:
@@ -85,7 +85,7 @@ class ProfileRanker(BaseRecommender):
         random_state: Seed of the negative sampling and of the network.
 
     Attributes:
-        builder_: The fitted :class:`~liverec.profiles.UserProfileBuilder` (all events).
+        builder_: The fitted [`UserProfileBuilder`][liverec.profiles.UserProfileBuilder] (all events).
         n_train_pairs_: Number of training pairs; ``train_positive_rate_`` their share of
             positives.
 
@@ -283,7 +283,7 @@ class ProfileRanker(BaseRecommender):
 
     # Features -------------------------------------------------------------------------------------
     def _pair_features(self, b: UserProfileBuilder, bu: np.ndarray, items: np.ndarray, at: float) -> np.ndarray:
-        """The :data:`PAIR_FEATURES` of pairs (builder user code, model item code) at time ``at``."""
+        """The `PAIR_FEATURES` of pairs (builder user code, model item code) at time ``at``."""
         n = len(bu)
         names = b.feature_names_
         col = {name: j for j, name in enumerate(names)}
@@ -405,12 +405,12 @@ class ProfileRanker(BaseRecommender):
     def score(self, users: Any, items: Any, *, at: Any = None) -> np.ndarray:
         """Scores of ``(users[j], items[j])`` pairs; users never seen get the cold-start profile.
 
-        Unlike :meth:`predict`, unknown users are scored from the population profile rather
+        Unlike [`predict`][liverec.models.profile_ranker.ProfileRanker.predict], unknown users are scored from the population profile rather
         than refused, which is what a room does when a new viewer walks in.
 
         Args:
             users: External user ids (a scalar is broadcast over ``items``).
-            items: External item ids known to the model (from ``fit`` or :meth:`add_items`).
+            items: External item ids known to the model (from ``fit`` or [`add_items`][liverec.models.profile_ranker.ProfileRanker.add_items]).
             at: Time of the request (default: the latest event seen).
         """
         self._check_fitted()
@@ -484,7 +484,7 @@ class ProfileRanker(BaseRecommender):
         """Fold new events into the profiles (exact, incremental); the network is kept.
 
         New users are added; new items get codes (score them after adding their metadata
-        with :meth:`add_items` for best results).
+        with [`add_items`][liverec.models.profile_ranker.ProfileRanker.add_items] for best results).
         """
         self._check_fitted()
         if not isinstance(new_interactions, Interactions):

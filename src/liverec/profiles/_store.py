@@ -129,7 +129,7 @@ class LogSparse:
     """A sparse ``row x col`` matrix of log-space decayed sums with O(new entries) updates.
 
     Entries live in append-only arrays (``rows``, ``cols``, ``logv``) indexed by a
-    :class:`HashIndex` from ``(row << 32) | col`` to the slot; a row-sorted (CSR) view is built lazily for reading
+    `HashIndex` from ``(row << 32) | col`` to the slot; a row-sorted (CSR) view is built lazily for reading
     and dropped whenever entries are added.
 
     Examples:

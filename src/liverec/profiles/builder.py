@@ -25,7 +25,8 @@ from ..exceptions import (
     PersistenceError,
     UnknownUserError,
 )
-from ._store import LogSparse, add_columns, group_logsumexp, grow
+from ._store import LogSparse, group_logsumexp
+from ._tables import Dims, ItemTable, PopulationTable, UserTable
 from .profile import UserProfile
 
 __all__ = ["UserProfileBuilder", "read_item_table"]
@@ -133,7 +134,7 @@ class UserProfileBuilder(ParamsMixin):
 
     Every affinity is an exponentially time-decayed, event-weighted sum: an event of type
     ``e`` at time ``t`` counts ``event_weights[e] * 2 ** (-(T - t) / half_life)`` at time
-    ``T``. Sums are kept in log space against a fixed anchor time, so :meth:`update` folds
+    ``T``. Sums are kept in log space against a fixed anchor time, so [`update`][liverec.profiles.UserProfileBuilder.update] folds
     new events in exactly, touching only what they hit: ``fit(a)`` then ``update(b)`` gives
     the same profiles as ``fit(a + b)`` (up to float rounding).
 
@@ -154,25 +155,28 @@ class UserProfileBuilder(ParamsMixin):
 
     Args:
         event_weights: Worth of each event type (default
-            :data:`liverec.data.interactions.DEFAULT_EVENT_WEIGHTS`). Events of a type not
-            listed raise :class:`~liverec.exceptions.DataValidationError`. Weights must be
+            [`liverec.data.DEFAULT_EVENT_WEIGHTS`][liverec.data.DEFAULT_EVENT_WEIGHTS]). Events of a type not
+            listed raise [`DataValidationError`][liverec.exceptions.DataValidationError]. Weights must be
             ``>= 0``.
         half_life: Time for an event's weight to halve, in the data's time unit (seconds
             when times are datetimes). Default 7 days in seconds.
         text_encoder: Any object with ``transform(texts) -> np.ndarray`` (for example
-            :class:`liverec.text.HashingTextEncoder`); used for the taste vector.
-        top_n: How many streamers / categories :meth:`profile` lists.
+            [`liverec.text.HashingTextEncoder`][liverec.text.HashingTextEncoder]); used for the taste vector.
+        top_n: How many streamers / categories [`profile`][liverec.profiles.UserProfileBuilder.profile] lists.
         prior_strength: Pseudo-events of population behaviour mixed into every profile.
         n_price_bands: Number of price bands (quantiles of the item prices at ``fit``).
         comment_weight: Weight of one of the user's own comments in the taste vector.
         day: Length of a day in the data's time unit (for events per day and recency).
 
     Attributes:
-        users_, items_: :class:`~liverec.data.IdMap` of the users and items seen so far.
-        feature_names_: Names of the columns of :meth:`transform`.
+        users_, items_: [`IdMap`][liverec.data.IdMap] of the users and items seen so far.
+        feature_names_: Names of the columns of [`transform`][liverec.profiles.UserProfileBuilder.transform].
         categories_: Category names (columns ``cat:<name>``).
         price_edges_: Inner edges of the price bands.
         now_: The latest event time seen.
+        user_table_, item_table_, pop_table_: The accumulated sums and counts, one row per
+            user, one row per item, and the population (dataclasses whose fields say how each
+            array is grown, saved and checked on load; see ``liverec.profiles._tables``).
 
     Examples:
         >>> from liverec.data import Interactions
@@ -251,7 +255,7 @@ class UserProfileBuilder(ParamsMixin):
             item_features: Item vectors for the taste vector when no text is used: a dict
                 ``item -> vector`` or a pair ``(item ids, matrix)``.
             item_metadata: A table with columns ``item`` and optional ``category``,
-                ``price``, ``streamer``, ``title`` (see :func:`read_item_table`).
+                ``price``, ``streamer``, ``title`` (see [`read_item_table`][liverec.profiles.read_item_table]).
 
         Returns:
             ``self``.
@@ -270,13 +274,22 @@ class UserProfileBuilder(ParamsMixin):
             delattr(self, name)
         self._set_event_table()
         self._event_lut(interactions)  # fail on unknown events before building anything
-        self.c_ = _LN2 / float(self.half_life)
-        self.t0_ = float(interactions.time.max())
-        self.now_ = -np.inf
-        self.users_ = IdMap(np.zeros(0, dtype=interactions.users.ids.dtype), "user")
-        self.items_ = IdMap(np.zeros(0, dtype=interactions.items.ids.dtype), "item")
-        self.time_kind_ = interactions.time_kind
         meta = read_item_table(item_metadata)
+        self._start(interactions, meta)
+        self._ingest_metadata(meta)
+        if item_features is not None:
+            self._set_item_features(item_features)
+        self._ingest(interactions, text)
+        return self
+
+    def _start(self, X: Interactions, meta: dict[str, np.ndarray]) -> None:
+        """Fix the time anchor, the vocabularies (categories, price bands) and empty tables."""
+        self.c_ = _LN2 / float(self.half_life)
+        self.t0_ = float(X.time.max())
+        self.now_ = -np.inf
+        self.users_ = IdMap(np.zeros(0, dtype=X.users.ids.dtype), "user")
+        self.items_ = IdMap(np.zeros(0, dtype=X.items.ids.dtype), "item")
+        self.time_kind_ = X.time_kind
         self.categories_: list[str] = sorted(set(meta["category"].tolist())) if "category" in meta else []
         prices = meta.get("price", np.zeros(0))
         prices = prices[np.isfinite(prices)]
@@ -287,48 +300,30 @@ class UserProfileBuilder(ParamsMixin):
             self.price_edges_ = np.zeros(0)
         self.has_prices_ = bool(len(prices))
         self.streamers_ = IdMap.from_values(meta["streamer"], "streamer")[0] if "streamer" in meta else None
-        n_cat, n_band, n_types = len(self.categories_), self.n_bands_, len(self.event_types_)
-        # per item
-        self.item_cat_ = np.zeros(0, dtype=np.int64)
-        self.item_band_ = np.zeros(0, dtype=np.int64)
-        self.item_price_ = np.zeros(0, dtype=np.float64)
-        self.item_streamer_ = np.zeros(0, dtype=np.int64)
-        self.item_has_meta_ = np.zeros(0, dtype=bool)
-        self.item_counts_ = np.zeros((0, n_types), dtype=np.float64)
-        self.g_item_ = np.zeros(0, dtype=np.float64)
-        # per user
-        self.u_total_ = np.zeros(0)
-        self.u_cat_ = np.zeros((0, n_cat))
-        self.u_band_ = np.zeros((0, n_band))
-        self.u_price_num_ = np.zeros(0)
-        self.u_price_den_ = np.zeros(0)
-        self.u_counts_ = np.zeros((0, n_types))
-        self.u_first_ = np.zeros(0)
-        self.u_last_ = np.zeros(0)
-        self.u_watch_ = np.zeros(0)
+        self.dim_ = 0
+        dims = self._dims()
+        self.user_table_ = UserTable.empty(dims)
+        self.item_table_ = ItemTable.empty(dims)
+        self.pop_table_ = PopulationTable.empty(dims)
         self.pairs_item_ = LogSparse()
         self.pairs_streamer_ = LogSparse()
-        # population (log space, same anchor)
-        self.g_total_ = np.full(1, -np.inf)
-        self.g_cat_ = np.full(n_cat, -np.inf)
-        self.g_band_ = np.full(n_band, -np.inf)
-        self.g_price_num_ = np.full(1, -np.inf)
-        self.g_price_den_ = np.full(1, -np.inf)
-        self.g_counts_ = np.zeros(n_types)
-        # text / vectors
-        self.dim_ = 0
-        self.item_text_sum_ = np.zeros((0, 0))
-        self.item_text_n_ = np.zeros(0)
-        self.u_comment_scale_ = np.zeros(0)
-        self.u_comment_vec_ = np.zeros((0, 1))
-        self.item_fixed_vec_: np.ndarray | None = None
         self._cache: dict[str, Any] = {}
         self.is_fitted_ = True
-        self._ingest_metadata(meta)
-        if item_features is not None:
-            self._set_item_features(item_features)
-        self._ingest(interactions, text)
-        return self
+
+    def _dims(self) -> Dims:
+        """The current sizes the tables' shapes are written in."""
+        return Dims(categories=len(self.categories_), bands=self.n_bands_, events=len(self.event_types_),
+                    dim=self.dim_, streamers=0 if self.streamers_ is None else len(self.streamers_))
+
+    def _resize(self, *, users: bool = True, items: bool = True, population: bool = True) -> None:
+        """Grow the tables to the users, items, categories and text dimension known now."""
+        dims = self._dims()
+        if users:
+            self.user_table_.resize(dims, len(self.users_))
+        if items:
+            self.item_table_.resize(dims, len(self.items_))
+        if population:
+            self.pop_table_.resize(dims)
 
     @property
     def n_bands_(self) -> int:
@@ -359,7 +354,7 @@ class UserProfileBuilder(ParamsMixin):
             self._ingest(new_events, text)
         return self
 
-    #: Alias of :meth:`update`, the name the estimator API uses for incremental fitting.
+    #: Alias of [`update`][liverec.profiles.UserProfileBuilder.update], the name the estimator API uses for incremental fitting.
     partial_fit = update
 
     # Ingestion ----------------------------------------------------------------------------------
@@ -385,40 +380,14 @@ class UserProfileBuilder(ParamsMixin):
             )
         return np.array([types.index(n) if n in types else -1 for n in X.event_types], dtype=np.int64)
 
-    def _grow_users(self, n: int) -> None:
-        self.u_total_ = grow(self.u_total_, n, -np.inf)
-        self.u_cat_ = grow(self.u_cat_, n, -np.inf)
-        self.u_band_ = grow(self.u_band_, n, -np.inf)
-        self.u_price_num_ = grow(self.u_price_num_, n, -np.inf)
-        self.u_price_den_ = grow(self.u_price_den_, n, -np.inf)
-        self.u_counts_ = grow(self.u_counts_, n, 0.0)
-        self.u_first_ = grow(self.u_first_, n, np.inf)
-        self.u_last_ = grow(self.u_last_, n, -np.inf)
-        self.u_watch_ = grow(self.u_watch_, n, 0.0)
-        self.u_comment_scale_ = grow(self.u_comment_scale_, n, -np.inf)
-        self.u_comment_vec_ = grow(self.u_comment_vec_, n, 0.0)
-
-    def _grow_items(self, n: int) -> None:
-        self.item_cat_ = grow(self.item_cat_, n, -1)
-        self.item_band_ = grow(self.item_band_, n, -1)
-        self.item_price_ = grow(self.item_price_, n, np.nan)
-        self.item_streamer_ = grow(self.item_streamer_, n, -1)
-        self.item_has_meta_ = grow(self.item_has_meta_, n, False)
-        self.item_counts_ = grow(self.item_counts_, n, 0.0)
-        self.g_item_ = grow(self.g_item_, n, -np.inf)
-        self.item_text_sum_ = grow(self.item_text_sum_, n, 0.0)
-        self.item_text_n_ = grow(self.item_text_n_, n, 0.0)
-        if self.item_fixed_vec_ is not None:
-            self.item_fixed_vec_ = grow(self.item_fixed_vec_, n, 0.0)
-
     def _ensure_users(self, ids: np.ndarray) -> np.ndarray:
         self.users_ = IdMap.from_values(ids, "user")[0] if not len(self.users_) else self.users_.extend(ids)
-        self._grow_users(len(self.users_))
+        self._resize(items=False, population=False)
         return self.users_.codes(ids)
 
     def _ensure_items(self, ids: np.ndarray) -> np.ndarray:
         self.items_ = IdMap.from_values(ids, "item")[0] if not len(self.items_) else self.items_.extend(ids)
-        self._grow_items(len(self.items_))
+        self._resize(users=False, population=False)
         return self.items_.codes(ids)
 
     @staticmethod
@@ -431,27 +400,27 @@ class UserProfileBuilder(ParamsMixin):
         if not meta:
             return
         codes = self._ensure_items(meta["item"])
-        fresh = ~self.item_has_meta_[codes]
+        fresh = ~self.item_table_.has_meta[codes]
         codes = codes[fresh]
         if not len(codes):
             return
         sub = {k: v[fresh] for k, v in meta.items()}
-        self.item_has_meta_[codes] = True
+        items = self.item_table_
+        items.has_meta[codes] = True
         if "category" in sub:
             new = sorted(set(sub["category"].tolist()) - set(self.categories_))
             if new:
                 self.categories_ = self.categories_ + new
-                self.u_cat_ = add_columns(self.u_cat_, len(self.categories_), -np.inf)
-                self.g_cat_ = np.concatenate([self.g_cat_, np.full(len(new), -np.inf)])
+                self._resize()  # new category columns
             lut = {c: k for k, c in enumerate(self.categories_)}
-            self.item_cat_[codes] = [lut[c] for c in sub["category"].tolist()]
+            items.cat[codes] = [lut[c] for c in sub["category"].tolist()]
         if "price" in sub and self.has_prices_:
             p = sub["price"]
-            self.item_price_[codes] = p
-            self.item_band_[codes] = np.where(np.isfinite(p), np.searchsorted(self.price_edges_, p, side="right"), -1)
+            items.price[codes] = p
+            items.band[codes] = np.where(np.isfinite(p), np.searchsorted(self.price_edges_, p, side="right"), -1)
         if "streamer" in sub and self.streamers_ is not None:
             self.streamers_ = self.streamers_.extend(sub["streamer"])
-            self.item_streamer_[codes] = self.streamers_.codes(sub["streamer"])
+            items.streamer[codes] = self.streamers_.codes(sub["streamer"])
         if "title" in sub and self.text_encoder is not None:
             has = np.array([bool(t) for t in sub["title"].tolist()], dtype=bool)
             if has.any():
@@ -474,8 +443,8 @@ class UserProfileBuilder(ParamsMixin):
         if not np.isfinite(mat).all():
             raise DataValidationError("item_features has NaN or infinite values; fill them first.")
         codes = self._ensure_items(ids)
-        self.item_fixed_vec_ = np.zeros((len(self.item_cat_), mat.shape[1]))
-        self.item_fixed_vec_[codes] = mat
+        self.item_table_.fixed_vec = np.zeros((len(self.item_table_.cat), mat.shape[1]))
+        self.item_table_.fixed_vec[codes] = mat
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         emb = np.asarray(self.text_encoder.transform(texts), dtype=np.float64)
@@ -486,15 +455,14 @@ class UserProfileBuilder(ParamsMixin):
             )
         if self.dim_ == 0:
             self.dim_ = emb.shape[1]
-            self.item_text_sum_ = np.zeros((len(self.item_cat_), self.dim_))
-            self.u_comment_vec_ = np.zeros((len(self.u_total_), self.dim_ + 1))
+            self._resize()  # text columns (empty until now)
         elif emb.shape[1] != self.dim_:
             raise DataValidationError(f"text_encoder returned dimension {emb.shape[1]}, earlier {self.dim_}.")
         return emb
 
     def _add_item_text(self, codes: np.ndarray, emb: np.ndarray) -> None:
-        np.add.at(self.item_text_sum_, codes, emb)
-        np.add.at(self.item_text_n_, codes, 1.0)
+        np.add.at(self.item_table_.text_sum, codes, emb)
+        np.add.at(self.item_table_.text_n, codes, 1.0)
 
     def _logw(self, ev: np.ndarray, time: np.ndarray) -> np.ndarray:
         w = self.event_weight_values_[ev]
@@ -502,55 +470,68 @@ class UserProfileBuilder(ParamsMixin):
             return np.log(w) + (time - self.t0_) * self.c_
 
     def _ingest(self, X: Interactions, text: TextEvents | None, population: bool = True) -> None:
+        """Fold events and text in; ``population=False`` leaves the population and items as they are."""
         if len(X):
-            lut = self._event_lut(X)
-            u = self._recode(X.user_codes, X.users, self._ensure_users)
-            i = self._recode(X.item_codes, X.items, self._ensure_items)
-            t = X.time
-            view = self.event_types_.index("view") if "view" in self.event_types_ else -1
-            ev = np.full(len(X), view, dtype=np.int64) if lut is None else lut[X.event]
-            lw = self._logw(ev, t)
-            n_types = len(self.event_types_)
-            _fold(self.u_total_, u, lw)
-            _scatter_add(self.u_counts_.reshape(-1), u * n_types + ev, np.ones(len(u)))
-            np.minimum.at(self.u_first_, u, t)
-            np.maximum.at(self.u_last_, u, t)
-            if X.weight is not None and view >= 0:
-                is_view = ev == view
-                _scatter_add(self.u_watch_, u[is_view], X.weight[is_view])
-            self.pairs_item_.add(u, i, lw)
-            cat = self.item_cat_[i]
-            has = cat >= 0
-            if has.any():
-                n_cat = len(self.categories_)
-                _fold(self.u_cat_.reshape(-1), u[has] * n_cat + cat[has], lw[has])
-                if population:
-                    _fold(self.g_cat_, cat[has], lw[has])
-            band = self.item_band_[i]
-            has = band >= 0
-            if has.any():
-                nb = self.n_bands_
-                _fold(self.u_band_.reshape(-1), u[has] * nb + band[has], lw[has])
-                lp = lw[has] + np.log(self.item_price_[i[has]])
-                _fold(self.u_price_num_, u[has], lp)
-                _fold(self.u_price_den_, u[has], lw[has])
-                if population:
-                    _fold(self.g_band_, band[has], lw[has])
-                    _fold(self.g_price_num_, np.zeros(int(has.sum()), dtype=np.int64), lp)
-                    _fold(self.g_price_den_, np.zeros(int(has.sum()), dtype=np.int64), lw[has])
-            s = self.item_streamer_[i]
-            has = s >= 0
-            if has.any():
-                self.pairs_streamer_.add(u[has], s[has], lw[has])
-            if population:
-                _fold(self.g_total_, np.zeros(len(u), dtype=np.int64), lw)
-                _fold(self.g_item_, i, lw)
-                self.g_counts_ += np.bincount(ev, minlength=n_types)
-                _scatter_add(self.item_counts_.reshape(-1), i * n_types + ev, np.ones(len(i)))
-            self.now_ = max(self.now_, float(t.max()))
+            self._ingest_events(X, population)
         if text is not None:
             self._ingest_text(text, population)
         self._cache.clear()
+
+    def _ingest_events(self, X: Interactions, population: bool) -> None:
+        lut = self._event_lut(X)
+        u = self._recode(X.user_codes, X.users, self._ensure_users)
+        i = self._recode(X.item_codes, X.items, self._ensure_items)
+        t = X.time
+        view = self.event_types_.index("view") if "view" in self.event_types_ else -1
+        ev = np.full(len(X), view, dtype=np.int64) if lut is None else lut[X.event]
+        lw = self._logw(ev, t)
+        n_types = len(self.event_types_)
+        users, items, pop = self.user_table_, self.item_table_, self.pop_table_
+        _fold(users.total, u, lw)
+        _scatter_add(users.counts.reshape(-1), u * n_types + ev, np.ones(len(u)))
+        np.minimum.at(users.first, u, t)
+        np.maximum.at(users.last, u, t)
+        if X.weight is not None and view >= 0:
+            is_view = ev == view
+            _scatter_add(users.watch, u[is_view], X.weight[is_view])
+        self.pairs_item_.add(u, i, lw)
+        self._fold_categories(u, i, lw, population)
+        self._fold_prices(u, i, lw, population)
+        s = items.streamer[i]
+        has = s >= 0
+        if has.any():
+            self.pairs_streamer_.add(u[has], s[has], lw[has])
+        if population:
+            _fold(pop.total, np.zeros(len(u), dtype=np.int64), lw)
+            _fold(items.weight, i, lw)
+            pop.counts += np.bincount(ev, minlength=n_types)
+            _scatter_add(items.counts.reshape(-1), i * n_types + ev, np.ones(len(i)))
+        self.now_ = max(self.now_, float(t.max()))
+
+    def _fold_categories(self, u: np.ndarray, i: np.ndarray, lw: np.ndarray, population: bool) -> None:
+        cat = self.item_table_.cat[i]
+        has = cat >= 0
+        if has.any():
+            n_cat = len(self.categories_)
+            _fold(self.user_table_.cat.reshape(-1), u[has] * n_cat + cat[has], lw[has])
+            if population:
+                _fold(self.pop_table_.cat, cat[has], lw[has])
+
+    def _fold_prices(self, u: np.ndarray, i: np.ndarray, lw: np.ndarray, population: bool) -> None:
+        band = self.item_table_.band[i]
+        has = band >= 0
+        if not has.any():
+            return
+        users, pop = self.user_table_, self.pop_table_
+        _fold(users.band.reshape(-1), u[has] * self.n_bands_ + band[has], lw[has])
+        lp = lw[has] + np.log(self.item_table_.price[i[has]])
+        _fold(users.price_num, u[has], lp)
+        _fold(users.price_den, u[has], lw[has])
+        if population:
+            zeros = np.zeros(int(has.sum()), dtype=np.int64)
+            _fold(pop.band, band[has], lw[has])
+            _fold(pop.price_num, zeros, lp)
+            _fold(pop.price_den, zeros, lw[has])
 
     def _ingest_text(self, text: TextEvents, population: bool) -> None:
         if not isinstance(text, TextEvents):
@@ -580,16 +561,17 @@ class UserProfileBuilder(ParamsMixin):
         inv = inv.reshape(-1)
         top = np.full(len(uniq), -np.inf)
         np.maximum.at(top, inv, lw)
-        old = self.u_comment_scale_[uniq]
+        table = self.user_table_
+        old = table.comment_scale[uniq]
         new = np.maximum(old, top)
-        self.u_comment_vec_[uniq] *= np.exp(old - new)[:, None]
+        table.comment_vec[uniq] *= np.exp(old - new)[:, None]
         coef = np.exp(lw - new[inv])
         ext = np.hstack([emb[rows], np.ones((len(rows), 1))])
         m = sp.csr_matrix((coef, (inv, np.arange(len(rows)))), shape=(len(uniq), len(rows)))
-        self.u_comment_vec_[uniq] += m @ ext
-        self.u_comment_scale_[uniq] = new
-        np.minimum.at(self.u_first_, users, t)
-        np.maximum.at(self.u_last_, users, t)
+        table.comment_vec[uniq] += m @ ext
+        table.comment_scale[uniq] = new
+        np.minimum.at(table.first, users, t)
+        np.maximum.at(table.last, users, t)
         self.now_ = max(self.now_, float(t.max()))
 
     # Features ---------------------------------------------------------------------------------
@@ -599,11 +581,11 @@ class UserProfileBuilder(ParamsMixin):
         if "V" not in self._cache:
             n = len(self.items_)
             if self.dim_:
-                cnt = self.item_text_n_[:n]
-                V = self.item_text_sum_[:n] / np.maximum(cnt, 1.0)[:, None]
+                cnt = self.item_table_.text_n[:n]
+                V = self.item_table_.text_sum[:n] / np.maximum(cnt, 1.0)[:, None]
                 has = cnt > 0
-            elif self.item_fixed_vec_ is not None:
-                V = self.item_fixed_vec_[:n]
+            elif self.item_table_.fixed_vec is not None:
+                V = self.item_table_.fixed_vec[:n]
                 has = np.abs(V).sum(axis=1) > 0
             else:
                 V, has = None, None
@@ -612,7 +594,7 @@ class UserProfileBuilder(ParamsMixin):
 
     @property
     def feature_names_(self) -> list[str]:
-        """Names of the columns :meth:`transform` returns."""
+        """Names of the columns [`transform`][liverec.profiles.UserProfileBuilder.transform] returns."""
         self._check_fitted()
         names = [f"cat:{c}" for c in self.categories_]
         names += [f"price_band:{b}" for b in self.band_labels_]
@@ -645,14 +627,15 @@ class UserProfileBuilder(ParamsMixin):
                 return np.full(len(g), 1.0 / max(len(g), 1))
             return np.exp(g - _row_lse(g[None, :])[0])
 
-        counts = dict(zip(self.event_types_, self.g_counts_, strict=True))
+        g_pop = self.pop_table_
+        counts = dict(zip(self.event_types_, g_pop.counts, strict=True))
         views = counts.get("view", 0.0)
         carts = counts.get("cart", 0.0)
         buys = counts.get("purchase", 0.0)
         eng = sum(counts.get(k, 0.0) for k in _ENGAGE)
         pop = {
-            "cat": shares(self.g_cat_), "band": shares(self.g_band_),
-            "lmp": float(self.g_price_num_[0] - self.g_price_den_[0]) if np.isfinite(self.g_price_den_[0]) else 0.0,
+            "cat": shares(g_pop.cat), "band": shares(g_pop.band),
+            "lmp": float(g_pop.price_num[0] - g_pop.price_den[0]) if np.isfinite(g_pop.price_den[0]) else 0.0,
             "ctr": carts / views if views else 0.0,
             "cvr": buys / max(carts, buys) if max(carts, buys) else 0.0,
             "engage": eng / views if views else 0.0,
@@ -660,7 +643,7 @@ class UserProfileBuilder(ParamsMixin):
         V = self.item_vectors()
         if V is not None:
             has = self._cache["V"][1]
-            g = self.g_item_[: len(V)]
+            g = self.item_table_.weight[: len(V)]
             ok = has & np.isfinite(g)
             if ok.any():
                 w = np.exp(g[ok] - g[ok].max())
@@ -691,7 +674,7 @@ class UserProfileBuilder(ParamsMixin):
         return arr, codes
 
     def transform(self, users: Any, *, at: Any = None, unknown: str = "raise") -> np.ndarray:
-        """Profile features of users, one row per user (columns: :attr:`feature_names_`).
+        """Profile features of users, one row per user (columns: [`feature_names_`][liverec.profiles.UserProfileBuilder.feature_names_]).
 
         Args:
             users: External user ids.
@@ -716,7 +699,8 @@ class UserProfileBuilder(ParamsMixin):
         c = np.where(known, codes, 0)
         m = float(self.prior_strength)
         pop = self._population()
-        last = np.where(known, self.u_last_[c], at)
+        users = self.user_table_
+        last = np.where(known, users.last[c], at)
         ref = (last - self.t0_) * self.c_  # log of the decay factor at the user's last event
 
         def gather(a: np.ndarray, fill: float) -> np.ndarray:
@@ -738,15 +722,15 @@ class UserProfileBuilder(ParamsMixin):
 
         blocks: list[np.ndarray] = []
         if self.categories_:
-            blocks.append(shrunk_shares(gather(self.u_cat_, -np.inf), pop["cat"]))
+            blocks.append(shrunk_shares(gather(users.cat, -np.inf), pop["cat"]))
         if self.has_prices_:
-            blocks.append(shrunk_shares(gather(self.u_band_, -np.inf), pop["band"]))
-            num, den = gather(self.u_price_num_, -np.inf), gather(self.u_price_den_, -np.inf)
+            blocks.append(shrunk_shares(gather(users.band, -np.inf), pop["band"]))
+            num, den = gather(users.price_num, -np.inf), gather(users.price_den, -np.inf)
             e = evidence(den)
             with np.errstate(invalid="ignore"):
                 own = np.where(np.isfinite(den), num - den, 0.0)
             blocks.append(((e * own + m * pop["lmp"]) / np.maximum(e + m, 1e-300))[:, None])
-        counts = gather(self.u_counts_, 0.0)
+        counts = gather(users.counts, 0.0)
         by = {k: counts[:, j] for j, k in enumerate(self.event_types_)}
         zero = np.zeros(n)
         views, carts, buys = by.get("view", zero), by.get("cart", zero), by.get("purchase", zero)
@@ -756,12 +740,12 @@ class UserProfileBuilder(ParamsMixin):
         cvr = (buys + m * pop["cvr"]) / np.maximum(np.maximum(carts, buys) + m, denom)
         engage = (eng + m * pop["engage"]) / np.maximum(views + m, denom)
         n_events = counts.sum(axis=1)
-        first = np.where(known, self.u_first_[c], at)
+        first = np.where(known, users.first[c], at)
         span = np.maximum(last - first, float(self.day))
         per_day = n_events / (span / float(self.day))
-        watch = gather(self.u_watch_, 0.0)
+        watch = gather(users.watch, 0.0)
         since = np.maximum(at - last, 0.0) / float(self.day)
-        total = gather(self.u_total_, -np.inf)
+        total = gather(users.total, -np.inf)
         with np.errstate(over="ignore"):
             now_mass = np.where(np.isfinite(total), np.exp(np.minimum(total - (at - self.t0_) * self.c_, 700.0)), 0.0)
         loyalty = self._loyalty(codes)
@@ -806,7 +790,7 @@ class UserProfileBuilder(ParamsMixin):
         top = np.full(n, -np.inf)
         np.maximum.at(top, seg, logv)
         known = codes >= 0
-        cs = np.where(known, self.u_comment_scale_[np.where(known, codes, 0)], -np.inf) if self.dim_ else np.full(n, -np.inf)
+        cs = np.where(known, self.user_table_.comment_scale[np.where(known, codes, 0)], -np.inf) if self.dim_ else np.full(n, -np.inf)
         M = np.maximum(top, cs)
         safe = np.where(np.isfinite(M), M, 0.0)
         w = np.exp(logv - safe[seg])
@@ -814,7 +798,7 @@ class UserProfileBuilder(ParamsMixin):
         num = np.asarray(W @ V)
         den: np.ndarray = np.bincount(seg, weights=w, minlength=n).astype(np.float64)
         if self.dim_ and np.isfinite(cs).any():
-            cv = self.u_comment_vec_[np.where(known, codes, 0)] * np.exp(np.where(np.isfinite(cs), cs - safe, -np.inf))[:, None]
+            cv = self.user_table_.comment_vec[np.where(known, codes, 0)] * np.exp(np.where(np.isfinite(cs), cs - safe, -np.inf))[:, None]
             num = num + cv[:, :d]
             den = den + cv[:, d]
         with np.errstate(over="ignore"):
@@ -825,7 +809,7 @@ class UserProfileBuilder(ParamsMixin):
 
     # Readable profile -----------------------------------------------------------------------------
     def profile(self, user: Any, *, at: Any = None) -> UserProfile:
-        """A readable summary of one user (see :class:`UserProfile`).
+        """A readable summary of one user (see [`UserProfile`][liverec.profiles.UserProfile]).
 
         Raises:
             UnknownUserError: for a user never seen.
@@ -848,7 +832,8 @@ class UserProfileBuilder(ParamsMixin):
         cat = [(c, f[f"cat:{c}"]) for c in self.categories_]
         cat.sort(key=lambda x: -x[1])
         bands = {b: f[f"price_band:{b}"] for b in self.band_labels_}
-        counts = self.u_counts_[code]
+        users = self.user_table_
+        counts = users.counts[code]
         funnel: dict[str, float] = {k: float(counts[self.event_types_.index(k)]) for k in _FUNNEL if k in self.event_types_}
         funnel.update(ctr=f["ctr"], cvr=f["cvr"], engage_rate=f["engage_rate"])
         V = self.item_vectors()
@@ -859,10 +844,10 @@ class UserProfileBuilder(ParamsMixin):
             price_band=max(bands, key=lambda k: bands[k]) if bands else None, price_band_shares=bands,
             mean_price=float(np.exp(f["log_mean_price"])) if self.has_prices_ else None,
             activity={
-                "events_per_day": f["events_per_day"], "watch_seconds": float(self.u_watch_[code]),
-                "first_seen": float(self.u_first_[code]), "last_seen": float(self.u_last_[code]),
-                "time_since_last_seen": max(t - float(self.u_last_[code]), 0.0),
-                "days_since_last_seen": max(t - float(self.u_last_[code]), 0.0) / float(self.day),
+                "events_per_day": f["events_per_day"], "watch_seconds": float(users.watch[code]),
+                "first_seen": float(users.first[code]), "last_seen": float(users.last[code]),
+                "time_since_last_seen": max(t - float(users.last[code]), 0.0),
+                "days_since_last_seen": max(t - float(users.last[code]), 0.0) / float(self.day),
                 "engagement_now": float(np.expm1(f["engagement_now"])),
             },
             funnel=funnel, taste=taste,
@@ -873,7 +858,7 @@ class UserProfileBuilder(ParamsMixin):
         """Decayed event weight of every item at ``at`` (default ``now_``), log1p-scaled."""
         self._check_fitted()
         t = self._time(at)
-        g = self.g_item_[: len(self.items_)]
+        g = self.item_table_.weight[: len(self.items_)]
         with np.errstate(over="ignore"):
             return np.log1p(np.where(np.isfinite(g), np.exp(np.minimum(g - (t - self.t0_) * self.c_, 700.0)), 0.0))
 
@@ -887,7 +872,7 @@ class UserProfileBuilder(ParamsMixin):
         """
         self._check_fitted()
         store = self.pairs_item_ if kind == "item" else self.pairs_streamer_
-        cols_q = item_codes if kind == "item" else (self.item_streamer_[item_codes] if self.streamers_ is not None else np.full(len(item_codes), -1))
+        cols_q = item_codes if kind == "item" else (self.item_table_.streamer[item_codes] if self.streamers_ is not None else np.full(len(item_codes), -1))
         user_codes = np.asarray(user_codes, dtype=np.int64)
         uniq, inv = np.unique(user_codes, return_inverse=True)
         ptr, _, logv = self._user_entries(store, uniq)
@@ -907,64 +892,86 @@ class UserProfileBuilder(ParamsMixin):
         """
         self._check_fitted()
         out = UserProfileBuilder(**self.get_params(deep=False))
-        out.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_") or k == "_cache"})
-        out._cache = {}
+        out.__dict__.update({k: v for k, v in self.__dict__.items() if k.endswith("_")})
         out.users_ = IdMap(np.zeros(0, dtype=self.users_.ids.dtype), "user")
-        for name in ("u_total_", "u_price_num_", "u_price_den_", "u_watch_", "u_first_", "u_last_", "u_comment_scale_"):
-            setattr(out, name, np.zeros(0))
-        out.u_cat_ = np.zeros((0, len(self.categories_)))
-        out.u_band_ = np.zeros((0, self.n_bands_))
-        out.u_counts_ = np.zeros((0, len(self.event_types_)))
-        out.u_comment_vec_ = np.zeros((0, self.u_comment_vec_.shape[1]))
+        out.user_table_ = UserTable.empty(self._dims())
         out.pairs_item_ = LogSparse()
         out.pairs_streamer_ = LogSparse()
-        # arrays shared with self must not be written in place by the copy's ingest
-        for name in ("item_cat_", "item_band_", "item_price_", "item_streamer_", "item_has_meta_",
-                     "item_counts_", "g_item_", "item_text_sum_", "item_text_n_", "g_cat_", "g_band_",
-                     "g_counts_", "g_total_", "g_price_num_", "g_price_den_"):
-            setattr(out, name, getattr(self, name).copy())
-        out._cache = {"V": self._cache["V"]} if "V" in self._cache else {}
-        if "pop" in self._cache:
-            out._cache["pop"] = self._cache["pop"]
+        # tables shared with self must not be written in place by the copy's ingest
+        out.item_table_ = self.item_table_.copy()
+        out.pop_table_ = self.pop_table_.copy()
+        out._cache = {k: self._cache[k] for k in ("V", "pop") if k in self._cache}
         return out
 
+    # Item columns read by ProfileRanker (views of ``item_table_``) ---------------------------------
+    @property
+    def item_cat_(self) -> np.ndarray:
+        """Category code of every item (``-1``: none); rows past ``len(items_)`` are spare."""
+        return self.item_table_.cat
+
+    @property
+    def item_band_(self) -> np.ndarray:
+        """Price band code of every item (``-1``: no price)."""
+        return self.item_table_.band
+
+    @property
+    def item_price_(self) -> np.ndarray:
+        """Price of every item (NaN: unknown)."""
+        return self.item_table_.price
+
+    @property
+    def item_streamer_(self) -> np.ndarray:
+        """Streamer (room) code of every item (``-1``: none)."""
+        return self.item_table_.streamer
+
+    @property
+    def item_counts_(self) -> np.ndarray:
+        """Events per item and event type over all users."""
+        return self.item_table_.counts
+
     # Persistence ----------------------------------------------------------------------------------
-    _STATE_ARRAYS = (
-        "item_cat_", "item_band_", "item_price_", "item_streamer_", "item_has_meta_", "item_counts_",
-        "g_item_", "item_text_sum_", "item_text_n_", "u_total_", "u_cat_", "u_band_", "u_price_num_",
-        "u_price_den_", "u_counts_", "u_first_", "u_last_", "u_watch_", "u_comment_scale_",
-        "u_comment_vec_", "g_total_", "g_cat_", "g_band_", "g_price_num_", "g_price_den_", "g_counts_",
-        "price_edges_",
-    )
+    _PAIR_STORES = ("pairs_item", "pairs_streamer")
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """JSON-safe attributes and arrays of the fitted state (for saving inside a model)."""
         self._check_fitted()
-        n_u, n_i = len(self.users_), len(self.items_)
-        arrays: dict[str, np.ndarray] = {}
-        for name in self._STATE_ARRAYS:
-            a = getattr(self, name)
-            if name.startswith("u_"):
-                a = a[:n_u]
-            elif name.startswith("item_") or name == "g_item_":
-                a = a[:n_i]
-            arrays[name] = np.ascontiguousarray(a)
-        arrays["users"] = self.users_.to_array()
-        arrays["items"] = self.items_.to_array()
-        for key, store in (("pairs_item", self.pairs_item_), ("pairs_streamer", self.pairs_streamer_)):
-            r, c, v = store.entries()
+        arrays = {
+            **self.item_table_.to_arrays(len(self.items_)),
+            **self.user_table_.to_arrays(len(self.users_)),
+            **self.pop_table_.to_arrays(),
+            "price_edges_": np.ascontiguousarray(self.price_edges_),
+            "users": self.users_.to_array(),
+            "items": self.items_.to_array(),
+        }
+        for key in self._PAIR_STORES:
+            r, c, v = getattr(self, f"{key}_").entries()
             arrays[f"{key}/rows"], arrays[f"{key}/cols"], arrays[f"{key}/logv"] = r.copy(), c.copy(), v.copy()
         if self.streamers_ is not None:
             arrays["streamers"] = self.streamers_.to_array()
-        if self.item_fixed_vec_ is not None:
-            arrays["item_fixed_vec"] = self.item_fixed_vec_[:n_i]
         attrs = {"t0": self.t0_, "now": self.now_, "c": self.c_, "dim": self.dim_, "categories": list(self.categories_),
                  "has_prices": self.has_prices_, "event_types": list(self.event_types_),
                  "event_weight_values": self.event_weight_values_.tolist(), "time_kind": self.time_kind_}
         return attrs, arrays
 
     def set_state(self, attrs: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
-        """Restore what :meth:`get_state` returned, checking it (it may come from a file)."""
+        """Restore what [`get_state`][liverec.profiles.UserProfileBuilder.get_state] returned, checking it (it may come from a file)."""
+        P = persistence
+        self._set_attributes(attrs)
+        self.users_ = P.expect_ids(arrays, "users", "user")
+        self.items_ = P.expect_ids(arrays, "items", "item")
+        self.streamers_ = P.expect_ids(arrays, "streamers", "streamer") if "streamers" in arrays else None
+        self.price_edges_ = P.expect_array(arrays, "price_edges_", "f", (None,), finite=True, dtype=np.float64)
+        dims = self._dims()
+        self.item_table_ = ItemTable.from_arrays(arrays, dims, len(self.items_))
+        self.user_table_ = UserTable.from_arrays(arrays, dims, len(self.users_))
+        self.pop_table_ = PopulationTable.from_arrays(arrays, dims)
+        for key, n_cols in zip(self._PAIR_STORES, (len(self.items_), dims.streamers), strict=True):
+            setattr(self, f"{key}_", _load_pairs(arrays, key, len(self.users_), n_cols))
+        self._cache = {}
+        self.is_fitted_ = True
+
+    def _set_attributes(self, attrs: dict[str, Any]) -> None:
+        """The scalar attributes (time anchor, vocabularies) of `set_state`, checked."""
         P = persistence
         self.t0_, self.now_, self.c_ = (P.expect_attribute(attrs, k, float) for k in ("t0", "now", "c"))
         self.dim_ = P.expect_attribute(attrs, "dim", int)
@@ -979,58 +986,28 @@ class UserProfileBuilder(ParamsMixin):
                                      "event names with one finite weight each and dim >= 0")
         self.event_types_ = tuple(events)
         self.event_weight_values_ = np.asarray(values, dtype=np.float64)
-        self.users_ = P.expect_ids(arrays, "users", "user")
-        self.items_ = P.expect_ids(arrays, "items", "item")
-        self.streamers_ = P.expect_ids(arrays, "streamers", "streamer") if "streamers" in arrays else None
-        n_u, n_i, n_e, n_c = len(self.users_), len(self.items_), len(events), len(self.categories_)
-        n_s = 0 if self.streamers_ is None else len(self.streamers_)
-        self.price_edges_ = P.expect_array(arrays, "price_edges_", "f", (None,), finite=True, dtype=np.float64)
-        n_b = len(self.price_edges_) + 1 if len(self.price_edges_) else 0
-        shapes: dict[str, tuple[int | None, ...]] = {
-            "item_counts_": (n_i, n_e), "g_item_": (n_i,), "item_text_sum_": (n_i, self.dim_), "item_text_n_": (n_i,),
-            "u_total_": (n_u,), "u_cat_": (n_u, n_c), "u_band_": (n_u, n_b), "u_price_num_": (n_u,),
-            "u_price_den_": (n_u,), "u_counts_": (n_u, n_e), "u_first_": (n_u,), "u_last_": (n_u,), "u_watch_": (n_u,),
-            "u_comment_scale_": (n_u,), "u_comment_vec_": (n_u, self.dim_ + 1), "g_total_": (1,), "g_cat_": (n_c,),
-            "g_band_": (n_b,), "g_price_num_": (1,), "g_price_den_": (1,), "g_counts_": (n_e,), "item_price_": (n_i,),
-        }
-        for name, shape in shapes.items():  # log-space sums may be -inf (nothing yet); never NaN or +inf
-            a = P.expect_array(arrays, name, "f", shape, dtype=np.float64)
-            if np.isposinf(a).any() or (np.isnan(a).any() and name != "item_price_"):
-                raise PersistenceError(f"arrays.safetensors: tensor {name!r}: holds NaN or +infinity")
-            if name in ("item_counts_", "item_text_n_", "u_counts_", "u_watch_", "g_counts_") and (a < 0).any():
-                raise PersistenceError(f"arrays.safetensors: tensor {name!r}: counts and watch time are >= 0")
-            setattr(self, name, a.copy())
-        for name, n in (("item_cat_", n_c), ("item_band_", n_b), ("item_streamer_", n_s)):
-            a = P.expect_array(arrays, name, "iu", (n_i,), dtype=np.int64)
-            if len(a) and (a.min() < -1 or a.max() >= n):
-                raise PersistenceError(f"arrays.safetensors: tensor {name!r}: codes must lie in [-1, {n})")
-            setattr(self, name, a.copy())
-        self.item_has_meta_ = P.expect_array(arrays, "item_has_meta_", "b", (n_i,)).copy()
-        for key, n_cols in (("pairs_item", n_i), ("pairs_streamer", n_s)):
-            rows = P.expect_indices(arrays, f"{key}/rows", n_u)
-            cols = P.expect_indices(arrays, f"{key}/cols", n_cols, (len(rows),))
-            logv = P.expect_array(arrays, f"{key}/logv", "f", (len(rows),), dtype=np.float64)
-            if np.isnan(logv).any() or np.isposinf(logv).any():
-                raise PersistenceError(f"arrays.safetensors: tensor '{key}/logv': holds NaN or +infinity")
-            try:
-                store = LogSparse.from_arrays(rows, cols, logv)
-            except ValueError as err:
-                raise PersistenceError(f"arrays.safetensors: tensor '{key}/rows': {err}") from err
-            setattr(self, f"{key}_", store)
-        self.item_fixed_vec_ = None
-        if "item_fixed_vec" in arrays:
-            self.item_fixed_vec_ = P.expect_array(arrays, "item_fixed_vec", "f", (n_i, None), finite=True,
-                                                  dtype=np.float64).copy()
-        self._cache = {}
-        self.is_fitted_ = True
 
     def save(self, path: str) -> None:
-        """Save to a directory (``config.json`` + arrays); read back with :func:`liverec.load`."""
+        """Save to a directory (``config.json`` + arrays); read back with [`liverec.load`][liverec.load]."""
         attrs, arrays = self.get_state()
         persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, arrays)
 
     def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         self.set_state(attributes, arrays)
+
+
+def _load_pairs(arrays: Mapping[str, np.ndarray], key: str, n_rows: int, n_cols: int) -> LogSparse:
+    """The sparse store saved under ``key/rows``, ``key/cols``, ``key/logv``, checked."""
+    P = persistence
+    rows = P.expect_indices(arrays, f"{key}/rows", n_rows)
+    cols = P.expect_indices(arrays, f"{key}/cols", n_cols, (len(rows),))
+    logv = P.expect_array(arrays, f"{key}/logv", "f", (len(rows),), dtype=np.float64)
+    if np.isnan(logv).any() or np.isposinf(logv).any():
+        raise PersistenceError(f"arrays.safetensors: tensor '{key}/logv': holds NaN or +infinity")
+    try:
+        return LogSparse.from_arrays(rows, cols, logv)
+    except ValueError as err:
+        raise PersistenceError(f"arrays.safetensors: tensor '{key}/rows': {err}") from err
 
 
 def _py(x: Any) -> Any:

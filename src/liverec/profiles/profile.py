@@ -1,4 +1,4 @@
-"""``UserProfile``: the readable summary of one user built by :class:`UserProfileBuilder`."""
+"""``UserProfile``: the readable summary of one user built by [`UserProfileBuilder`][liverec.profiles.UserProfileBuilder]."""
 
 from __future__ import annotations
 

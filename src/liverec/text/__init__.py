@@ -1,11 +1,11 @@
 """Text features for live streams: comments, ASR transcripts and titles, Chinese and English.
 
-* :class:`HashingTextEncoder` — hashed character and word n-grams; no model, no download.
-* :class:`TransformerTextEncoder` — a Hugging Face encoder (e.g. all-MiniLM-L6-v2), imported
+* [`HashingTextEncoder`][liverec.text.HashingTextEncoder] — hashed character and word n-grams; no model, no download.
+* [`TransformerTextEncoder`][liverec.text.TransformerTextEncoder] — a Hugging Face encoder (e.g. all-MiniLM-L6-v2), imported
   lazily: ``import liverec.text`` never imports ``transformers``.
-* :class:`StreamTextEmbedder` / :func:`embed_streams` — one vector per stream (item) from its
+* [`StreamTextEmbedder`][liverec.text.StreamTextEmbedder] / [`embed_streams`][liverec.text.embed_streams] — one vector per stream (item) from its
   texts, optionally at a time ``at`` over a recent window with exponential time decay, aligned
-  with an :class:`~liverec.data.IdMap` so it can be passed as ``item_features``.
+  with an [`IdMap`][liverec.data.IdMap] so it can be passed as ``item_features``.
 """
 
 from .base import BaseTextEncoder, check_texts

@@ -1,12 +1,12 @@
 """What every liverec text encoder shares: input checking, the scikit-learn transformer shape,
-and saving/loading through :mod:`liverec.persistence`.
+and saving/loading through [`liverec.persistence`][liverec.persistence].
 
 An encoder maps a sequence of strings to a float32 matrix ``(n_texts, dim)`` whose rows are
 L2-normalised (or zero). The rules for awkward input are the same for all encoders:
 
 * an empty (or whitespace-only) string encodes to the **zero vector** — it carries no
   evidence, and a zero row adds nothing to a sum or a weighted mean of embeddings;
-* ``None`` or NaN is an **error** (:class:`~liverec.exceptions.DataValidationError`) naming the
+* ``None`` or NaN is an **error** ([`DataValidationError`][liverec.exceptions.DataValidationError]) naming the
   row — write ``""`` for "no text", or drop the row;
 * a bare string (instead of a list of strings) is an error too, because iterating it would
   encode each character separately.
@@ -30,10 +30,10 @@ __all__ = ["BaseTextEncoder", "check_texts"]
 class BaseTextEncoder(ParamsMixin):
     """Base class of liverec text encoders (scikit-learn transformer shape).
 
-    Subclasses implement :meth:`_transform` (validated ``list[str]`` -> float32 matrix) and
-    provide ``dim`` (the number of output columns, a parameter or a property); encoders that learn something implement :meth:`_fit` and set fitted
-    attributes ending in ``_``. :meth:`_get_state` / :meth:`_set_state` carry fitted state
-    through :meth:`save` and :func:`liverec.load`.
+    Subclasses implement `_transform` (validated ``list[str]`` -> float32 matrix) and
+    provide ``dim`` (the number of output columns, a parameter or a property); encoders that learn something implement `_fit` and set fitted
+    attributes ending in ``_``. `_get_state` / `_set_state` carry fitted state
+    through [`save`][liverec.text.BaseTextEncoder.save] and [`liverec.load`][liverec.load].
     """
 
     #: Whether ``transform`` works before ``fit`` (a pre-trained or stateless encoder).
@@ -85,7 +85,7 @@ class BaseTextEncoder(ParamsMixin):
         return self.fit(texts).transform(texts)
 
     def __call__(self, texts: Any) -> np.ndarray:
-        """Same as :meth:`transform`, so an encoder can be passed where a function is expected."""
+        """Same as [`transform`][liverec.text.BaseTextEncoder.transform], so an encoder can be passed where a function is expected."""
         return self.transform(texts)
 
     # Hooks --------------------------------------------------------------------------------------
@@ -110,16 +110,16 @@ class BaseTextEncoder(ParamsMixin):
         return {}, {}
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        """Restore what :meth:`_get_state` wrote (default: nothing)."""
+        """Restore what `_get_state` wrote (default: nothing)."""
 
     def _saved_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """What :meth:`save` writes besides the parameters (read back by :meth:`_set_state`)."""
+        """What [`save`][liverec.text.BaseTextEncoder.save] writes besides the parameters (read back by `_set_state`)."""
         fitted = bool(getattr(self, "is_fitted_", False))
         attrs, arrays = self._get_state() if fitted else ({}, {})
         return {**attrs, "fitted": fitted}, dict(arrays)
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save to a directory (``config.json`` + ``arrays.safetensors``); load with :func:`liverec.load`.
+        """Save to a directory (``config.json`` + ``arrays.safetensors``); load with [`liverec.load`][liverec.load].
 
         Args:
             path: Directory to write (created if needed; existing files are overwritten).
@@ -128,7 +128,7 @@ class BaseTextEncoder(ParamsMixin):
         persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, arrays)
 
     def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        """Called by :func:`liverec.load` on a freshly constructed encoder."""
+        """Called by [`liverec.load`][liverec.load] on a freshly constructed encoder."""
         if persistence.expect_attribute(attributes, "fitted", bool, default=False):
             self._load_state(attributes, arrays)
             self.is_fitted_ = True

@@ -66,7 +66,7 @@ _NOT_WORD_RANGES = [
 
 
 def normalize_text(text: str) -> str:
-    """The normalisation :class:`HashingTextEncoder` applies: NFKC, then lower case.
+    """The normalisation [`HashingTextEncoder`][liverec.text.HashingTextEncoder] applies: NFKC, then lower case.
 
     Args:
         text: Any string.
@@ -141,7 +141,7 @@ class HashingTextEncoder(BaseTextEncoder):
     Encodes well over 50,000 short comments per second on one core (see ``docs/text.md``).
 
     An empty (or whitespace-only) string gives the zero vector; ``None`` raises
-    :class:`~liverec.exceptions.DataValidationError`.
+    [`DataValidationError`][liverec.exceptions.DataValidationError].
 
     Args:
         dim: Number of hashed features (output columns). More columns mean fewer collisions
@@ -312,7 +312,7 @@ class HashingTextEncoder(BaseTextEncoder):
         self.n_texts_seen_ = n
 
     def transform_sparse(self, texts: Any) -> sp.csr_matrix:
-        """Like :meth:`transform` but returns a ``scipy.sparse`` CSR matrix (for large ``dim``).
+        """Like [`transform`][liverec.text.HashingTextEncoder.transform] but returns a ``scipy.sparse`` CSR matrix (for large ``dim``).
 
         Examples:
             >>> X = HashingTextEncoder(dim=2**20).transform_sparse(["主播好美", "666"])

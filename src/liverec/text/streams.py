@@ -1,6 +1,6 @@
 """One text vector per stream: aggregate the embeddings of its comments, transcript and title.
 
-The result is a float32 matrix whose rows follow a given item order (an :class:`IdMap`, e.g.
+The result is a float32 matrix whose rows follow a given item order (an [`IdMap`][liverec.data.IdMap], e.g.
 ``interactions.items``, or a list of ids), so it can be passed as ``item_features`` to
 models and profiles. Items with no text (in the window) get a zero row.
 """
@@ -50,7 +50,7 @@ def _as_duration(value: Any, name: str) -> float | None:
 class StreamTextEmbedder(ParamsMixin):
     """Embed each stream (item) from its texts, optionally as of a time ``at``.
 
-    ``fit(text)`` encodes every distinct text of a :class:`~liverec.data.TextEvents` once
+    ``fit(text)`` encodes every distinct text of a [`TextEvents`][liverec.data.TextEvents] once
     (fitting the encoder first when it needs it, e.g. ``HashingTextEncoder(idf=True)``, on a
     copy). ``transform(items, at)`` then aggregates, without encoding again, as often and for
     as many times as needed:
@@ -62,7 +62,7 @@ class StreamTextEmbedder(ParamsMixin):
       without window or decay.
 
     A row is the weighted mean of its texts' embeddings, L2-normalised when ``normalize``;
-    an item without texts gets the zero vector. ``save(path)`` / :func:`liverec.load` keep the
+    an item without texts gets the zero vector. ``save(path)`` / [`liverec.load`][liverec.load] keep the
     encoded texts and the fitted encoder, so a loaded embedder transforms and calls ``partial_fit``
     without encoding the old texts again (a ``TransformerTextEncoder`` is saved as its
     configuration: its model directory must still exist to encode new texts). Times, ``window`` and ``half_life`` are in
@@ -77,7 +77,7 @@ class StreamTextEmbedder(ParamsMixin):
         normalize: L2-normalise the rows.
 
     Attributes:
-        items_: :class:`~liverec.data.IdMap` of the items seen in ``fit`` / ``partial_fit``.
+        items_: [`IdMap`][liverec.data.IdMap] of the items seen in ``fit`` / ``partial_fit``.
         encoder_: The (possibly fitted copy of the) encoder used.
         embeddings_: float32 ``(n_distinct_texts, dim)``, the encoded texts.
 
@@ -210,7 +210,7 @@ class StreamTextEmbedder(ParamsMixin):
         """Text vectors of ``items``, as of ``at``.
 
         Args:
-            items: An :class:`~liverec.data.IdMap` (rows in its code order — pass
+            items: An [`IdMap`][liverec.data.IdMap] (rows in its code order — pass
                 ``interactions.items`` to align with a model), a sequence of external ids (may
                 repeat, e.g. one stream at several times), or ``None`` for ``items_``.
             at: ``None`` (all texts, no decay), one time, or one time per requested row.
@@ -246,15 +246,7 @@ class StreamTextEmbedder(ParamsMixin):
             hi_t = np.searchsorted(self._keys, timed_base + self._stride, side="left")
             hi_ti = np.searchsorted(self._keys, title_base + self._stride, side="left")
         else:
-            t_at = np.asarray(as_time_query(at), dtype=np.float64).reshape(-1)
-            if len(t_at) == 1:
-                t_at = np.full(n, t_at[0])
-            if len(t_at) != n:
-                raise DataValidationError(
-                    f"at has {len(t_at)} times but {n} rows were requested; pass one time or one per row."
-                )
-            if np.isnan(t_at).any():
-                raise DataValidationError(f"at: missing time (NaN) at row {int(np.flatnonzero(np.isnan(t_at))[0])}.")
+            t_at = _query_times(at, n)
             r_hi = np.searchsorted(self._times, t_at, side="right")  # rank < r_hi  <=>  time <= at
             r_lo = (np.searchsorted(self._times, t_at - window, side="right") if window is not None
                     else np.zeros(n, dtype=np.int64))
@@ -293,7 +285,7 @@ class StreamTextEmbedder(ParamsMixin):
 
     # Persistence --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Save the encoded texts, the events and the fitted encoder; load with :func:`liverec.load`.
+        """Save the encoded texts, the events and the fitted encoder; load with [`liverec.load`][liverec.load].
 
         Args:
             path: Directory to write (created if needed; existing files are overwritten).
@@ -323,7 +315,7 @@ class StreamTextEmbedder(ParamsMixin):
         persistence.save_state(path, type(self).__name__, self.get_params(deep=False), attrs, arrays)
 
     def _set_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        """Called by :func:`liverec.load`."""
+        """Called by [`liverec.load`][liverec.load]."""
         P = persistence
         field = "config.json: attributes.encoder"
         cls = P.lookup_class(P.expect_attribute(attributes, "encoder_class", str), f"{field}_class")
@@ -365,13 +357,13 @@ def embed_streams(
 ) -> np.ndarray:
     """One text vector per stream (item), ready to pass as ``item_features``.
 
-    A one-call form of :class:`StreamTextEmbedder`; use the class to aggregate at many times
+    A one-call form of [`StreamTextEmbedder`][liverec.text.StreamTextEmbedder]; use the class to aggregate at many times
     without encoding the texts again.
 
     Args:
         text: Comments, transcript snippets and titles of the streams.
         encoder: A liverec text encoder (default ``HashingTextEncoder()``).
-        items: Row order of the result: an :class:`~liverec.data.IdMap` such as
+        items: Row order of the result: an [`IdMap`][liverec.data.IdMap] such as
             ``interactions.items``, a sequence of ids, or ``None`` for ``text.items``.
         at: ``None`` (all texts), a time, or one time per row.
         window: Only texts with ``at - window < time <= at`` count.
@@ -393,3 +385,17 @@ def embed_streams(
     embedder = StreamTextEmbedder(encoder, window=window, half_life=half_life,
                                   kind_weights=kind_weights, normalize=normalize)
     return embedder.fit(text).transform(items, at)
+
+
+def _query_times(at: Any, n: int) -> np.ndarray:
+    """``at`` of ``transform`` as one float time per requested row (one time is repeated)."""
+    t_at = np.asarray(as_time_query(at), dtype=np.float64).reshape(-1)
+    if len(t_at) == 1:
+        t_at = np.full(n, t_at[0])
+    if len(t_at) != n:
+        raise DataValidationError(
+            f"at has {len(t_at)} times but {n} rows were requested; pass one time or one per row."
+        )
+    if np.isnan(t_at).any():
+        raise DataValidationError(f"at: missing time (NaN) at row {int(np.flatnonzero(np.isnan(t_at))[0])}.")
+    return t_at

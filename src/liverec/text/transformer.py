@@ -8,21 +8,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import numbers
 import os
 import sqlite3
-import sys
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .._params import Device, Interval, Options
 from .._runtime import resolve_device
+from .._utils import Progress
 from ..exceptions import DataValidationError
 from ..persistence import register
 from .base import BaseTextEncoder
 
 __all__ = ["TransformerTextEncoder", "DEFAULT_MODEL"]
+
+_log = logging.getLogger(__name__)
 
 #: The default model: small (22M parameters, 384 dimensions), fast on CPU, English-centred.
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -80,15 +84,15 @@ class TransformerTextEncoder(BaseTextEncoder):
 
     Rules for special input: an empty or whitespace-only string gives the **zero vector**
     (not the embedding of ``[CLS] [SEP]``); ``None`` raises
-    :class:`~liverec.exceptions.DataValidationError`. A text longer than ``max_length``
+    [`DataValidationError`][liverec.exceptions.DataValidationError]. A text longer than ``max_length``
     tokens is split into windows of ``max_length`` tokens (special tokens included) that
     overlap by ``chunk_overlap`` tokens; each window is pooled and the text's vector is the
     mean of its windows weighted by their token counts (``pooling="mean"``; the plain mean of
     the windows' first-token vectors for ``pooling="cls"``), then normalised.
     sentence-transformers truncates such texts instead; ``long_text="truncate"`` does that.
 
-    Saving (:meth:`save`) writes the configuration (model path or name, pooling, lengths...)
-    but **not the weights**: :func:`liverec.load` gives an encoder that loads the model from
+    Saving ([`save`][liverec.text.TransformerTextEncoder.save]) writes the configuration (model path or name, pooling, lengths...)
+    but **not the weights**: [`liverec.load`][liverec.load] gives an encoder that loads the model from
     the same path or name when first used, so the model directory must still be there.
 
     Args:
@@ -108,8 +112,10 @@ class TransformerTextEncoder(BaseTextEncoder):
         long_text: ``"chunk"`` (pool over windows) or ``"truncate"`` (keep the first window).
         cache_dir: Directory (``~`` expanded) of an on-disk cache (SQLite) of embeddings keyed by a hash of the
             model's weights, vocabulary, these settings and the text; ``None`` for no cache.
-        progress: Show a progress bar (needs ``tqdm``); ``None`` shows one for more than 2,000
-            chunks when stderr is a terminal.
+        verbose: Show a progress bar over the batches of ``transform`` (tqdm when installed,
+            else INFO records of the ``liverec.text.transformer`` logger).
+        progress: Deprecated spelling of ``verbose``; when set (not ``None``) it wins and
+            ``transform`` warns with a ``DeprecationWarning``.
         local_files_only: Never contact the Hugging Face Hub (names must be in the local cache).
 
     Examples:
@@ -130,6 +136,7 @@ class TransformerTextEncoder(BaseTextEncoder):
         "cache_dir": [str, os.PathLike, None],
         "progress": [bool, None],
         "local_files_only": [bool],
+        "verbose": [bool],
     }
 
     def __init__(
@@ -145,6 +152,7 @@ class TransformerTextEncoder(BaseTextEncoder):
         cache_dir: str | None = None,
         progress: bool | None = None,
         local_files_only: bool = False,
+        verbose: bool = False,
     ) -> None:
         self.model = model
         self.pooling = pooling
@@ -157,6 +165,7 @@ class TransformerTextEncoder(BaseTextEncoder):
         self.cache_dir = cache_dir
         self.progress = progress
         self.local_files_only = local_files_only
+        self.verbose = verbose
 
     # Loading --------------------------------------------------------------------------------
     def _resolved_device(self) -> str:
@@ -275,17 +284,15 @@ class TransformerTextEncoder(BaseTextEncoder):
         order = np.argsort(-lengths, kind="stable")  # longest first: padding only within a batch
         out = np.empty((len(chunks), state["dim"]), dtype=np.float32)
         bs = int(self.batch_size)
-        starts = range(0, len(chunks), bs)
-        show = self.progress if self.progress is not None else (len(chunks) > 2000 and sys.stderr.isatty())
-        if show:
-            try:
-                from tqdm.auto import tqdm
-
-                starts = tqdm(starts, total=(len(chunks) + bs - 1) // bs, desc="encoding", unit="batch")
-            except ImportError:
-                pass
+        show = bool(self.verbose)
+        if self.progress is not None:
+            warnings.warn("TransformerTextEncoder(progress=...) is deprecated; use verbose=... "
+                          "(same meaning).", DeprecationWarning, stacklevel=4)
+            show = bool(self.progress)
+        bar = Progress((len(chunks) + bs - 1) // bs, "TransformerTextEncoder", "batch", show, _log)
         with torch.inference_mode():
-            for start in starts:
+            for start in range(0, len(chunks), bs):
+                bar.update(1)
                 idx = order[start:start + bs]
                 width = int(lengths[idx].max())
                 ids = np.full((len(idx), width), pad_id, dtype=np.int64)
@@ -304,6 +311,7 @@ class TransformerTextEncoder(BaseTextEncoder):
                     m = inputs["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                     pooled = (hidden * m).sum(1) / torch.clamp(m.sum(1), min=1e-9)
                 out[idx] = pooled.float().cpu().numpy()
+        bar.close()
         return out, lengths
 
     def _encode(self, texts: list[str], state: dict[str, Any]) -> np.ndarray:

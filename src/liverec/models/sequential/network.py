@@ -1,4 +1,4 @@
-"""The PyTorch network behind :class:`~liverec.models.SequentialTransformer` (private).
+"""The PyTorch network behind [`SequentialTransformer`][liverec.models.SequentialTransformer] (private).
 
 A SASRec-family encoder: item embeddings (plus projected item features) and learned
 positions, pre-LayerNorm causal self-attention blocks with fused
@@ -12,7 +12,6 @@ applies without an extra padding mask.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -121,54 +120,3 @@ class SequenceEncoder(nn.Module):
         if self.repeat_emb is None:
             return None
         return h @ self.repeat_emb.weight.T
-
-
-class ChunkedSoftmaxCE(torch.autograd.Function):
-    """Weighted softmax cross-entropy of ``h @ W.T`` over the whole catalogue, in row chunks.
-
-    The ``(N, n_items)`` logits are never held at once: each chunk of rows computes its logits,
-    log-sum-exp, loss and, right away, its gradients (``softmax - onehot``), so the big matrix
-    stays in cache instead of streaming through memory four times (logits, log-softmax, its
-    backward, the matmul backward). On a 2-core CPU this roughly halves a SASRec training step,
-    whose cost is dominated by the output layer.
-
-    ``forward(h, W, target, weight, allowed, chunk)``: ``h`` ``(N, d)``, ``W`` ``(V, d)``,
-    ``target`` ``(N, K)`` item codes (K targets per row, e.g. the next events of a horizon),
-    ``weight`` ``(N, K)`` their loss weights, ``allowed`` an optional ``(N, V)`` boolean mask
-    of the items each row's softmax may use (every target must be allowed). Returns
-    ``sum(weight * -log_softmax[target]) / sum(weight)``.
-    """
-
-    @staticmethod
-    def forward(ctx: Any, h: torch.Tensor, w: torch.Tensor, target: torch.Tensor, weight: torch.Tensor,
-                allowed: torch.Tensor | None, chunk: int) -> torch.Tensor:
-        hf, wf = h.detach().float(), w.detach().float()
-        scale = weight.float() / weight.float().sum().clamp_min(1e-12)
-        row_scale = scale.sum(dim=1)
-        grad_h = torch.empty_like(hf)
-        grad_w = torch.zeros_like(wf)
-        total = hf.new_zeros(())
-        for s in range(0, hf.shape[0], chunk):
-            e = min(s + chunk, hf.shape[0])
-            logits = hf[s:e] @ wf.T
-            if allowed is not None:
-                logits.masked_fill_(~allowed[s:e], -torch.inf)
-            target_logit = logits.gather(1, target[s:e])
-            top = logits.amax(dim=1, keepdim=True)
-            # one pass of exp serves both the log-sum-exp and the gradient
-            probs = logits.sub_(top).exp_()
-            norm = probs.sum(dim=1)
-            lse = top[:, 0] + norm.log()
-            total += (row_scale[s:e] * lse).sum() - (scale[s:e] * target_logit).sum()
-            # d loss / d logits = row_scale * softmax - sum_k scale_k * onehot_k, in place
-            probs.mul_((row_scale[s:e] / norm)[:, None])
-            probs.scatter_add_(1, target[s:e], -scale[s:e])
-            grad_h[s:e] = probs @ wf
-            grad_w.addmm_(probs.T, hf[s:e])
-        ctx.save_for_backward(grad_h.to(h.dtype), grad_w.to(w.dtype))
-        return total
-
-    @staticmethod
-    def backward(ctx: Any, grad_out: torch.Tensor) -> tuple[Any, ...]:
-        grad_h, grad_w = ctx.saved_tensors
-        return grad_h * grad_out, grad_w * grad_out, None, None, None, None

@@ -2,36 +2,23 @@
 
 from __future__ import annotations
 
-import math
 import numbers
-import time as _time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 
-from .._params import Device, Interval, Options
-from .._runtime import resolve_device, torch_threads
-from .._utils import Progress
-from ..base import BaseRecommender, History
-from ..data import Interactions, LiveSchedule
-from ..exceptions import DataValidationError, InvalidParameterError, PersistenceError
-from ..persistence import StateArrays, expect_array, expect_attribute, expect_csr, register
-from ._sequential_data import (
-    FlatSequences,
-    TimeBuckets,
-    epoch_windows,
-    gather_batch,
-    last_occurrence_pairs,
-    length_batches,
-    sample_live,
-)
+from ..._params import Device, Interval, Options
+from ..._runtime import resolve_device, torch_threads
+from ...base import BaseRecommender, History
+from ...data import Interactions, LiveSchedule
+from ...exceptions import DataValidationError, InvalidParameterError, PersistenceError
+from ...persistence import StateArrays, expect_array, expect_attribute, expect_csr, register
+from .data import TimeBuckets
 
 _LOSSES = ("ce", "sampled_ce", "bce")
 _SCHEDULES = ("cosine", "linear", "constant")
 _WEIGHTINGS = ("none", "event", "weight", "event_weight")
-#: rows per chunk of the fused cross-entropy: ~512 x n_items logits stay in cache
-_CE_CHUNK = 512
 
 
 @register
@@ -104,7 +91,9 @@ class SequentialTransformer(BaseRecommender):
         random_state: Seed for initialisation, sampling and dropout.
         threads: CPU threads for torch during ``fit`` (``None``: all usable cores, as in every
             model); the caller's setting is restored afterwards.
-        verbose: Show a progress bar (tqdm when installed) with loss and validation NDCG.
+        verbose: Show a progress bar over epochs with loss and validation NDCG (tqdm when
+            installed, else INFO records of the ``liverec.models.sequential.training``
+            logger; every epoch is logged at DEBUG either way).
 
     Attributes:
         history_: One dict per epoch: ``epoch``, ``loss``, ``val_ndcg`` (or ``None``),
@@ -125,6 +114,24 @@ class SequentialTransformer(BaseRecommender):
 
     #: every scoring call returns a newly computed tensor, so ``recommend`` may write into it
     _fresh_scores = True
+
+    # fitted state, set by ``training.train`` or loaded by ``_load_state``
+    net_: Any  # network.SequenceEncoder
+    seq_items_: np.ndarray
+    seq_times_: np.ndarray
+    seq_indptr_: np.ndarray
+    trained_items_: np.ndarray
+    time_buckets_: TimeBuckets | None
+    median_gap_: float
+    repeat_rate_: float
+    history_: list[dict[str, Any]]
+    best_epoch_: int
+    n_epochs_: int
+    fit_seconds_: float
+    best_val_ndcg_: float | None
+    _cache: Any  # item embedding matrix for scoring, rebuilt when None
+    _live_training: bool
+    _schedule_train: LiveSchedule | None
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "max_len": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -188,7 +195,7 @@ class SequentialTransformer(BaseRecommender):
         device: str = "auto",
         random_state: int | None = None,
         threads: int | None = None,
-        verbose: bool = True,
+        verbose: bool = False,
     ) -> None:
         self.max_len = max_len
         self.embedding_dim = embedding_dim
@@ -242,6 +249,8 @@ class SequentialTransformer(BaseRecommender):
              text: Any) -> None:
         import torch
 
+        from .training import train
+
         features = self._align_features(item_features)
         n_items = len(self.items_)
         rng = np.random.default_rng(self.random_state)
@@ -249,7 +258,7 @@ class SequentialTransformer(BaseRecommender):
         devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
         with torch_threads(self.threads), torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
-            self._train(interactions, schedule, features, n_items, rng)
+            train(self, interactions, schedule, features, n_items, rng)
 
     def _align_features(self, item_features: Any) -> np.ndarray | None:
         """Item features as a float32 matrix aligned to ``self.items_`` (which may grow)."""
@@ -291,271 +300,10 @@ class SequentialTransformer(BaseRecommender):
         out[self.items_.codes(ids)] = mat
         return out
 
-    def _loss_weights(self, X: Interactions) -> np.ndarray:
-        w = np.ones(len(X), dtype=np.float64)
-        if self.loss_weighting in ("event", "event_weight"):
-            w = w * X.event_weights()
-        if self.loss_weighting in ("weight", "event_weight") and X.weight is not None:
-            w = w * np.log1p(np.maximum(X.weight, 0.0))
-        return w.astype(np.float32)
-
-    def _train(self, X: Interactions, schedule: LiveSchedule | None, features: np.ndarray | None,
-               n_items: int, rng: np.random.Generator) -> None:
-        import torch
-
-        from ._sequential_net import SequenceEncoder
-
-        dev = self._torch_device()
-        order = X.sort_order()
-        counts = np.bincount(X.user_codes, minlength=len(self.users_))
-        indptr = np.zeros(len(counts) + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        full = FlatSequences(X.item_codes[order].copy(), X.time[order].copy(),
-                             self._loss_weights(X)[order], indptr)
-        self.seq_items_, self.seq_times_, self.seq_indptr_ = full.items, full.times, full.indptr
-        lengths = full.lengths
-        gaps = np.diff(full.times)[np.diff(np.repeat(np.arange(len(counts)), counts)) == 0]
-        self.median_gap_ = float(np.median(gaps)) if len(gaps) else 1.0
-        # repeat rate decides the validation protocol: seen items excluded when repeats are rare
-        n_pairs = len(np.unique(X.user_codes * np.int64(n_items) + X.item_codes))
-        self.repeat_rate_ = float(1.0 - n_pairs / len(X))
-
-        # validation split: the last event of some users
-        eligible = np.flatnonzero(lengths >= 3)
-        vs = self.validation_size
-        n_val = int(vs) if isinstance(vs, numbers.Integral) else int(round(float(vs) * len(eligible)))
-        n_val = min(max(n_val, 0), len(eligible))
-        val_users = np.sort(rng.choice(eligible, n_val, replace=False)) if n_val else np.zeros(0, dtype=np.int64)
-        keep = np.ones(len(full.items), dtype=bool)
-        keep[indptr[val_users + 1] - 1] = False
-        tcounts = counts.copy()
-        tcounts[val_users] -= 1
-        tindptr = np.zeros_like(indptr)
-        np.cumsum(tcounts, out=tindptr[1:])
-        train = FlatSequences(full.items[keep], full.times[keep], full.weights[keep], tindptr)
-        trained = np.zeros(n_items, dtype=bool)
-        trained[train.items] = True
-        self.trained_items_ = trained
-
-        self.time_buckets_: TimeBuckets | None = None
-        if self.repeat_aware:
-            self.time_buckets_ = TimeBuckets.fit(_repeat_gaps(train, n_items), int(self.n_time_buckets))
-        self._live_training = schedule is not None and bool(self.availability)
-        self._schedule_train = schedule
-
-        net = SequenceEncoder(n_items, int(self.embedding_dim), int(self.n_layers), int(self.n_heads),
-                              float(self.dropout), int(self.max_len),
-                              0 if features is None else features.shape[1],
-                              0 if self.time_buckets_ is None else self.time_buckets_.n_buckets)
-        if features is not None:
-            with torch.no_grad():
-                net.features[1:] = torch.from_numpy(features)
-                net.item_emb.weight[1:][torch.from_numpy(~trained)] = 0.0
-        net.to(dev)
-        self.net_ = net
-        self._cache: Any = None
-        opt = torch.optim.AdamW(net.parameters(), lr=float(self.learning_rate),
-                                weight_decay=float(self.weight_decay))
-        amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
-        cold = torch.from_numpy(~trained).to(dev) if not trained.all() else None
-
-        users = np.flatnonzero(train.lengths >= 2)
-        steps_per_epoch = max(1, len(length_batches(epoch_windows(train, users, int(self.max_len), rng,
-                                                                  self.windows)[1], int(self.batch_size), rng)))
-        total_steps = steps_per_epoch * int(self.n_epochs)
-        progress_bar = Progress(int(self.n_epochs), "SequentialTransformer", "epoch", bool(self.verbose))
-        best, best_state, bad_rounds = -np.inf, None, 0
-        self.history_: list[dict[str, Any]] = []
-        self.best_epoch_ = 0
-        step, t0 = 0, _time.perf_counter()
-        stop = False
-        for epoch in range(1, int(self.n_epochs) + 1):
-            net.train()
-            e0 = _time.perf_counter()
-            starts, wlens = epoch_windows(train, users, int(self.max_len), rng, self.windows)
-            loss_sum, tgt_sum = 0.0, 0
-            for bidx in length_batches(wlens, int(self.batch_size), rng):
-                batch = gather_batch(train, starts[bidx], wlens[bidx], int(self.target_horizon))
-                frac = step / total_steps
-                if self.time_limit is not None:
-                    frac = max(frac, (_time.perf_counter() - t0) / float(self.time_limit))
-                for g in opt.param_groups:
-                    g["lr"] = float(self.learning_rate) * self._lr_factor(frac)
-                with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=amp):
-                    loss, n_t = self._batch_loss(net, batch, n_items, rng, dev, cold)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                if self.grad_clip is not None:
-                    torch.nn.utils.clip_grad_norm_(net.parameters(), float(self.grad_clip))
-                opt.step()
-                step += 1
-                loss_sum += float(loss.detach()) * n_t
-                tgt_sum += n_t
-                if self.time_limit is not None and _time.perf_counter() - t0 > float(self.time_limit):
-                    stop = True
-                    break
-            self._cache = None
-            val = self._validate(full, val_users) if n_val else None
-            rec = {"epoch": epoch, "loss": loss_sum / max(tgt_sum, 1), "val_ndcg": val,
-                   "seconds": _time.perf_counter() - e0, "targets": int(tgt_sum)}
-            self.history_.append(rec)
-            progress_bar.update(1, loss=rec["loss"], val_ndcg=rec["val_ndcg"])
-            if val is not None:
-                if val > best:
-                    best, bad_rounds, self.best_epoch_ = val, 0, epoch
-                    best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-                else:
-                    bad_rounds += 1
-                    if self.patience is not None and bad_rounds >= int(self.patience):
-                        stop = True
-            else:
-                self.best_epoch_ = epoch
-            if stop:
-                break
-        progress_bar.close()
-        if best_state is not None:
-            net.load_state_dict(best_state)
-        net.eval()
-        self._cache = None
-        self.n_epochs_ = len(self.history_)
-        self.fit_seconds_ = _time.perf_counter() - t0
-        self.best_val_ndcg_ = None if not np.isfinite(best) else float(best)
-
-    def _lr_factor(self, frac: float) -> float:
-        w = float(self.warmup)
-        if frac < w:
-            return (frac + 1e-3) / w
-        if self.lr_schedule == "constant":
-            return 1.0
-        p = min(1.0, (frac - w) / max(1e-9, 1.0 - w))
-        if self.lr_schedule == "linear":
-            return max(0.0, 1.0 - p) + 1e-3
-        return 0.5 * (1.0 + math.cos(math.pi * p)) + 1e-3
-
-    def _batch_loss(self, net: Any, batch: Any, n_items: int, rng: np.random.Generator, dev: Any,
-                    cold: Any) -> tuple[Any, int]:
-        import torch
-        import torch.nn.functional as F
-
-        from ._sequential_net import ChunkedSoftmaxCE
-
-        valid_np = batch.valid
-        inputs = torch.from_numpy(batch.inputs).to(dev)
-        valid = torch.from_numpy(valid_np).to(dev)
-        items = net.item_matrix()
-        h = net(inputs, items)[valid]
-        tgt_np = batch.targets[valid_np]
-        tgt = torch.from_numpy(tgt_np).to(dev)
-        w = torch.from_numpy(batch.weights[valid_np]).to(dev)
-        tau = batch.target_times[valid_np]
-        n = len(tgt_np)
-        rep = None
-        if net.repeat_emb is not None:
-            rep = self._train_repeat_pairs(batch, valid_np)
-        item_w = items[1:]
-        if self.loss == "ce":
-            mask = None
-            if self._live_training:
-                mask = torch.from_numpy(self._live_mask(tau, n, n_items)).to(dev)
-            if cold is not None:
-                mask = ~cold.expand(n, -1) if mask is None else mask & ~cold
-            # targets (n, horizon): the next event, then the later ones with decaying weight
-            tgt_k = torch.cat([tgt[:, None], torch.from_numpy(batch.later_targets[valid_np]).to(dev)], 1)
-            decay = float(self.horizon_decay) ** np.arange(1, int(self.target_horizon), dtype=np.float32)
-            w_k = torch.cat([w[:, None], torch.from_numpy(batch.later_weights[valid_np] * decay).to(dev)], 1)
-            if mask is not None:
-                mask = mask.clone()
-                mask.scatter_(1, tgt_k, True)
-            if rep is None:
-                # the common case: chunked, fused softmax + gradient (no (N, n_items) logits)
-                return ChunkedSoftmaxCE.apply(h, item_w, tgt_k, w_k, mask, _CE_CHUNK), n  # type: ignore[no-untyped-call]
-            rows, cols, buckets = rep
-            hr = net.repeat_scores(h).float()
-            r_t = torch.from_numpy(rows).to(dev)
-            c_t = torch.from_numpy(cols).to(dev)
-            logits = (h @ item_w.T).float()
-            logits = logits.index_put((r_t, c_t), logits[r_t, c_t] + hr[r_t, torch.from_numpy(buckets).to(dev)]
-                                      - hr[r_t, 0])
-            if mask is not None:
-                logits = logits.masked_fill(~mask, -torch.inf)
-            logp = F.log_softmax(logits, dim=1).gather(1, tgt_k)
-            return -(logp * w_k).sum() / w_k.sum().clamp_min(1e-12), n
-        else:
-            k = int(self.n_negatives)
-            pool = np.flatnonzero(self.trained_items_)
-            pos = (h * item_w[tgt]).sum(-1).float()
-            if self._live_training:
-                indptr, live = self._live_codes(tau)
-                negs_np = sample_live(indptr, live, k, rng, n_items)
-                negs = torch.from_numpy(negs_np).to(dev)
-                neg = torch.einsum("nd,nkd->nk", h, item_w[negs]).float()
-            else:
-                negs_np = np.broadcast_to(pool[rng.integers(len(pool), size=k)], (n, k))
-                negs = torch.from_numpy(np.ascontiguousarray(negs_np)).to(dev)
-                neg = (h @ item_w[negs[0]].T).float()
-            if rep is not None:
-                rows, cols, buckets = rep
-                hr = net.repeat_scores(h).float()
-                lookup = _PairLookup(rows, cols, buckets, n_items)
-                pos = pos + hr[torch.arange(n, device=dev),
-                               torch.from_numpy(lookup(np.arange(n), tgt_np)).to(dev)] - hr[:, 0]
-                nb = lookup(np.repeat(np.arange(n), k), negs_np.reshape(-1)).reshape(n, k)
-                neg = neg + torch.gather(hr, 1, torch.from_numpy(nb).to(dev)) - hr[:, :1]
-            hit = negs == tgt[:, None]
-            neg = neg.masked_fill(hit, -torch.inf)
-            if self.loss == "sampled_ce":
-                per = -F.log_softmax(torch.cat([pos[:, None], neg], 1), dim=1)[:, 0]
-            else:
-                per = F.softplus(-pos) + (F.softplus(neg) * (~hit)).sum(1) / (~hit).sum(1).clamp_min(1)
-        wsum = w.sum().clamp_min(1e-12)
-        return (per * w).sum() / wsum, n
-
     def _live_codes(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Items live at each time, in model codes (CSR)."""
         assert self._schedule_train is not None
         return self._schedule_train.live_codes(times, items=self.items_)
-
-    def _live_mask(self, times: np.ndarray, n: int, n_items: int) -> np.ndarray:
-        indptr, codes = self._live_codes(times)
-        mask = np.zeros((n, n_items), dtype=bool)
-        mask[np.repeat(np.arange(n), np.diff(indptr)), codes] = True
-        return mask
-
-    def _train_repeat_pairs(self, batch: Any, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row of the valid target, item code, time bucket) of every item consumed before it."""
-        assert self.time_buckets_ is not None
-        b, t, j = last_occurrence_pairs(batch.inputs, valid)
-        row_of = np.cumsum(valid.ravel()) - 1
-        rows = row_of[b * valid.shape[1] + t]
-        dt = batch.target_times[b, t] - batch.input_times[b, j]
-        return rows, batch.inputs[b, j] - 1, self.time_buckets_(dt)
-
-    # Validation ------------------------------------------------------------------------------
-    def _validate(self, full: FlatSequences, val_users: np.ndarray) -> float:
-        """NDCG@10 of each validation user's held-out last event (full ranking)."""
-        import torch
-
-        ends = full.indptr[val_users + 1] - 1
-        target = full.items[ends]
-        at = full.times[ends]
-        ranks = []
-        for s in range(0, len(val_users), 512):
-            sl = slice(s, s + 512)
-            histories = [(full.items[full.indptr[u]:e], full.times[full.indptr[u]:e])
-                         for u, e in zip(val_users[sl], ends[sl], strict=True)]
-            sc = self._score_sequences(histories, at[sl])
-            rows = torch.arange(len(histories))
-            tscore = sc[rows, torch.from_numpy(target[sl])].clone()
-            if self._live_training:
-                sc = sc.masked_fill(~torch.from_numpy(self._live_mask(at[sl], len(histories), sc.shape[1])),
-                                    -torch.inf)
-            if self.repeat_rate_ < 0.05:  # repeats are rare: the usual protocol excludes seen items
-                seen_rows = np.repeat(np.arange(len(histories)), [len(h[0]) for h in histories])
-                seen_cols = np.concatenate([h[0] for h in histories])
-                sc[torch.from_numpy(seen_rows), torch.from_numpy(seen_cols)] = -torch.inf
-            ranks.append((sc > tscore[:, None]).sum(1).numpy())
-        rank = np.concatenate(ranks)
-        return float(np.mean(np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)))
 
     # Scoring -----------------------------------------------------------------------------------
     def _item_cache(self) -> Any:
@@ -651,7 +399,7 @@ class SequentialTransformer(BaseRecommender):
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         import torch
 
-        from ._sequential_net import SequenceEncoder
+        from .network import SequenceEncoder
 
         n_items = expect_attribute(attributes, "n_items", int)
         if n_items != len(self.items_):
@@ -702,31 +450,6 @@ class SequentialTransformer(BaseRecommender):
         self.n_epochs_ = expect_attribute(attributes, "n_epochs", int)
         self.fit_seconds_ = expect_attribute(attributes, "fit_seconds", float, finite=False)
         self.best_val_ndcg_ = attributes.get("best_val_ndcg")
-
-
-class _PairLookup:
-    """Vectorised ``(row, item) -> bucket`` lookup (0 when the pair is absent)."""
-
-    def __init__(self, rows: np.ndarray, cols: np.ndarray, buckets: np.ndarray, n_items: int) -> None:
-        self.n = np.int64(n_items)
-        key = rows.astype(np.int64) * self.n + cols
-        order = np.argsort(key)
-        self.key, self.val = key[order], buckets[order]
-
-    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        q = rows.astype(np.int64) * self.n + cols
-        if not len(self.key):
-            return np.zeros(len(q), dtype=np.int64)
-        pos = np.minimum(np.searchsorted(self.key, q), len(self.key) - 1)
-        return np.where(self.key[pos] == q, self.val[pos], 0).astype(np.int64)
-
-
-def _repeat_gaps(flat: FlatSequences, n_items: int) -> np.ndarray:
-    """Time between consecutive consumptions of the same item by the same user."""
-    users = np.repeat(np.arange(len(flat.indptr) - 1), flat.lengths)
-    order = np.lexsort((flat.times, flat.items, users))
-    same = (users[order][1:] == users[order][:-1]) & (flat.items[order][1:] == flat.items[order][:-1])
-    return np.diff(flat.times[order])[same]
 
 
 __all__ = ["SequentialTransformer"]

@@ -1,4 +1,4 @@
-"""Vectorised batching for :class:`~liverec.models.SequentialTransformer` (private).
+"""Sequences, training windows and batches of [`SequentialTransformer`][liverec.models.SequentialTransformer] (private).
 
 All users' events live in flat arrays ordered by (user, time) with a CSR ``indptr``; a
 training window is ``(start, length)`` into them. Batches group windows of similar length so
@@ -169,3 +169,19 @@ def sample_live(indptr: np.ndarray, live: np.ndarray, n: int, rng: np.random.Gen
     out = np.where(counts[:, None] > 0, live[np.minimum(pick, max(len(live) - 1, 0))] if len(live) else 0,
                    np.floor(r * n_items).astype(np.int64))
     return out.astype(np.int64)
+
+
+def live_mask(indptr: np.ndarray, codes: np.ndarray, n_items: int) -> np.ndarray:
+    """Dense ``(n_rows, n_items)`` boolean mask of a CSR of live item codes per row."""
+    n = len(indptr) - 1
+    mask = np.zeros((n, n_items), dtype=bool)
+    mask[np.repeat(np.arange(n), np.diff(indptr)), codes] = True
+    return mask
+
+
+def repeat_gaps(flat: FlatSequences) -> np.ndarray:
+    """Time between consecutive consumptions of the same item by the same user."""
+    users = np.repeat(np.arange(len(flat.indptr) - 1), flat.lengths)
+    order = np.lexsort((flat.times, flat.items, users))
+    same = (users[order][1:] == users[order][:-1]) & (flat.items[order][1:] == flat.items[order][:-1])
+    return np.diff(flat.times[order])[same]

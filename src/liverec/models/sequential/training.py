@@ -1,0 +1,314 @@
+"""The training loop of [`SequentialTransformer`][liverec.models.SequentialTransformer] (private).
+
+`train` prepares the sequences (validation split, repeat buckets), builds the network
+and runs the epochs: each epoch draws training windows, takes one AdamW step per batch with
+the learning rate from `lr_factor`, then scores the validation users
+(`validation_ndcg`) for early stopping; a time limit ends training early and stretches
+the learning-rate schedule over the time instead of the steps.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from ..._utils import Progress
+from ...data import Interactions, LiveSchedule
+from .data import (
+    Batch,
+    FlatSequences,
+    TimeBuckets,
+    epoch_windows,
+    gather_batch,
+    length_batches,
+    live_mask,
+    repeat_gaps,
+)
+from .losses import LossSettings, batch_loss
+from .network import SequenceEncoder
+
+if TYPE_CHECKING:
+    from .estimator import SequentialTransformer
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Split:
+    """Every user's events (``full``), the training part and the held-out validation users."""
+
+    full: FlatSequences
+    train: FlatSequences
+    val_users: np.ndarray  # users whose last event of ``full`` is held out
+    users: np.ndarray  # users with at least two training events (the ones windows come from)
+    trained: np.ndarray  # (n_items,) bool: items with a training event
+
+
+@dataclass
+class _Clock:
+    """Steps taken and time spent: the position in the learning-rate schedule, the time limit."""
+
+    total_steps: int
+    time_limit: float | None
+    t0: float = field(default_factory=time.perf_counter)
+    step: int = 0
+
+    def fraction(self) -> float:
+        """Fraction of training done: of the steps, or of the time limit when further along."""
+        frac = self.step / self.total_steps
+        if self.time_limit is not None:
+            frac = max(frac, (time.perf_counter() - self.t0) / float(self.time_limit))
+        return frac
+
+    def out_of_time(self) -> bool:
+        return self.time_limit is not None and time.perf_counter() - self.t0 > float(self.time_limit)
+
+
+@dataclass
+class _EarlyStopping:
+    """Best validation NDCG so far, its weights and the evaluations since it improved."""
+
+    patience: int | None
+    best: float = -np.inf
+    best_state: dict[str, torch.Tensor] | None = None
+    best_epoch: int = 0
+    bad_rounds: int = 0
+
+    def update(self, val: float | None, epoch: int, net: SequenceEncoder) -> bool:
+        """Record one epoch's validation score; ``True`` when training should stop."""
+        if val is None:  # no validation: the last epoch is the best
+            self.best_epoch = epoch
+            return False
+        if val > self.best:
+            self.best, self.bad_rounds, self.best_epoch = val, 0, epoch
+            self.best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+            return False
+        self.bad_rounds += 1
+        return self.patience is not None and self.bad_rounds >= int(self.patience)
+
+
+@dataclass
+class _Loop:
+    """What every step of a ``fit`` shares."""
+
+    model: SequentialTransformer
+    net: SequenceEncoder
+    opt: torch.optim.Optimizer
+    split: _Split
+    losses: LossSettings
+    rng: np.random.Generator
+    clock: _Clock
+    amp: bool
+
+
+def train(model: SequentialTransformer, X: Interactions, schedule: LiveSchedule | None,
+          features: np.ndarray | None, n_items: int, rng: np.random.Generator) -> None:
+    """Fit ``model`` (its fitted attributes, ``net_`` included) to ``X``."""
+    dev = model._torch_device()
+    split = _split(model, X, n_items, rng)
+    model.trained_items_ = split.trained
+    model.time_buckets_ = None
+    if model.repeat_aware:
+        model.time_buckets_ = TimeBuckets.fit(repeat_gaps(split.train), int(model.n_time_buckets))
+    model._live_training = schedule is not None and bool(model.availability)
+    model._schedule_train = schedule
+    net = _network(model, features, n_items, split.trained, dev)
+    model.net_ = net
+    model._cache = None
+    opt = torch.optim.AdamW(net.parameters(), lr=float(model.learning_rate),
+                            weight_decay=float(model.weight_decay))
+    amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
+    losses = _loss_settings(model, split.trained, n_items, dev)
+    steps_per_epoch = max(1, len(length_batches(epoch_windows(split.train, split.users, int(model.max_len), rng,
+                                                              model.windows)[1], int(model.batch_size), rng)))
+    clock = _Clock(steps_per_epoch * int(model.n_epochs), model.time_limit)
+    stopper = _run_epochs(_Loop(model, net, opt, split, losses, rng, clock, amp))
+    if stopper.best_state is not None:
+        net.load_state_dict(stopper.best_state)
+    net.eval()
+    model._cache = None
+    model.best_epoch_ = stopper.best_epoch
+    model.n_epochs_ = len(model.history_)
+    model.fit_seconds_ = time.perf_counter() - clock.t0
+    model.best_val_ndcg_ = None if not np.isfinite(stopper.best) else float(stopper.best)
+
+
+# Data ---------------------------------------------------------------------------------------
+def loss_weights(X: Interactions, weighting: str) -> np.ndarray:
+    """Loss weight of each event as a target (``loss_weighting``)."""
+    w = np.ones(len(X), dtype=np.float64)
+    if weighting in ("event", "event_weight"):
+        w = w * X.event_weights()
+    if weighting in ("weight", "event_weight") and X.weight is not None:
+        w = w * np.log1p(np.maximum(X.weight, 0.0))
+    return w.astype(np.float32)
+
+
+def _split(model: SequentialTransformer, X: Interactions, n_items: int, rng: np.random.Generator) -> _Split:
+    """Every user's sequence (kept on ``model`` for scoring) and the validation split."""
+    order = X.sort_order()
+    counts = np.bincount(X.user_codes, minlength=len(model.users_))
+    indptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    full = FlatSequences(X.item_codes[order].copy(), X.time[order].copy(),
+                         loss_weights(X, model.loss_weighting)[order], indptr)
+    model.seq_items_, model.seq_times_, model.seq_indptr_ = full.items, full.times, full.indptr
+    gaps = np.diff(full.times)[np.diff(np.repeat(np.arange(len(counts)), counts)) == 0]
+    model.median_gap_ = float(np.median(gaps)) if len(gaps) else 1.0
+    # repeat rate decides the validation protocol: seen items excluded when repeats are rare
+    n_pairs = len(np.unique(X.user_codes * np.int64(n_items) + X.item_codes))
+    model.repeat_rate_ = float(1.0 - n_pairs / len(X))
+
+    val_users = _validation_users(full.lengths, model.validation_size, rng)
+    keep = np.ones(len(full.items), dtype=bool)
+    keep[indptr[val_users + 1] - 1] = False
+    tcounts = counts.copy()
+    tcounts[val_users] -= 1
+    tindptr = np.zeros_like(indptr)
+    np.cumsum(tcounts, out=tindptr[1:])
+    train_seq = FlatSequences(full.items[keep], full.times[keep], full.weights[keep], tindptr)
+    trained = np.zeros(n_items, dtype=bool)
+    trained[train_seq.items] = True
+    return _Split(full, train_seq, val_users, np.flatnonzero(train_seq.lengths >= 2), trained)
+
+
+def _validation_users(lengths: np.ndarray, size: float, rng: np.random.Generator) -> np.ndarray:
+    """Users (with at least 3 events) whose last event is held out: ``size`` is a count or a fraction."""
+    eligible = np.flatnonzero(lengths >= 3)
+    n_val = int(size) if isinstance(size, numbers.Integral) else int(round(float(size) * len(eligible)))
+    n_val = min(max(n_val, 0), len(eligible))
+    return np.sort(rng.choice(eligible, n_val, replace=False)) if n_val else np.zeros(0, dtype=np.int64)
+
+
+# Network and loss -----------------------------------------------------------------------------
+def _network(model: SequentialTransformer, features: np.ndarray | None, n_items: int, trained: np.ndarray,
+             dev: torch.device) -> SequenceEncoder:
+    """A freshly initialised network on ``dev`` (cold items start from their features alone)."""
+    net = SequenceEncoder(n_items, int(model.embedding_dim), int(model.n_layers), int(model.n_heads),
+                          float(model.dropout), int(model.max_len),
+                          0 if features is None else features.shape[1],
+                          0 if model.time_buckets_ is None else model.time_buckets_.n_buckets)
+    if features is not None:
+        with torch.no_grad():
+            net.features[1:] = torch.from_numpy(features)
+            net.item_emb.weight[1:][torch.from_numpy(~trained)] = 0.0
+    net.to(dev)
+    return net
+
+
+def _loss_settings(model: SequentialTransformer, trained: np.ndarray, n_items: int,
+                   dev: torch.device) -> LossSettings:
+    return LossSettings(
+        loss=model.loss, n_items=n_items, n_negatives=int(model.n_negatives),
+        target_horizon=int(model.target_horizon), horizon_decay=float(model.horizon_decay),
+        live_codes=model._live_codes if model._live_training else None,
+        pool=np.flatnonzero(trained), time_buckets=model.time_buckets_,
+        cold=torch.from_numpy(~trained).to(dev) if not trained.all() else None, device=dev)
+
+
+def lr_factor(frac: float, warmup: float, schedule: str) -> float:
+    """Learning rate relative to its peak after ``frac`` of training: linear warmup, then
+    ``schedule`` (``"cosine"``, ``"linear"`` or ``"constant"``) decay."""
+    w = float(warmup)
+    if frac < w:
+        return (frac + 1e-3) / w
+    if schedule == "constant":
+        return 1.0
+    p = min(1.0, (frac - w) / max(1e-9, 1.0 - w))
+    if schedule == "linear":
+        return max(0.0, 1.0 - p) + 1e-3
+    return 0.5 * (1.0 + math.cos(math.pi * p)) + 1e-3
+
+
+# Epochs ---------------------------------------------------------------------------------------
+def _run_epochs(loop: _Loop) -> _EarlyStopping:
+    """Train epoch after epoch until ``n_epochs``, early stopping or the time limit."""
+    model = loop.model
+    stopper = _EarlyStopping(model.patience)
+    progress_bar = Progress(int(model.n_epochs), "SequentialTransformer", "epoch", bool(model.verbose), _log)
+    model.history_ = []
+    for epoch in range(1, int(model.n_epochs) + 1):
+        e0 = time.perf_counter()
+        loss_sum, tgt_sum, out_of_time = _train_epoch(loop)
+        model._cache = None
+        val = validation_ndcg(model, loop.split.full, loop.split.val_users) if len(loop.split.val_users) else None
+        rec = {"epoch": epoch, "loss": loss_sum / max(tgt_sum, 1), "val_ndcg": val,
+               "seconds": time.perf_counter() - e0, "targets": int(tgt_sum)}
+        model.history_.append(rec)
+        progress_bar.update(1, loss=rec["loss"], val_ndcg=rec["val_ndcg"])
+        stop = stopper.update(val, epoch, loop.net)
+        if stop or out_of_time:
+            break
+    progress_bar.close()
+    return stopper
+
+
+def _train_epoch(loop: _Loop) -> tuple[float, int, bool]:
+    """One pass over freshly drawn windows: (loss sum, targets, whether time ran out)."""
+    model = loop.model
+    loop.net.train()
+    starts, wlens = epoch_windows(loop.split.train, loop.split.users, int(model.max_len), loop.rng, model.windows)
+    loss_sum, tgt_sum = 0.0, 0
+    for bidx in length_batches(wlens, int(model.batch_size), loop.rng):
+        batch = gather_batch(loop.split.train, starts[bidx], wlens[bidx], int(model.target_horizon))
+        loss, n_t = _step(loop, batch)
+        loss_sum += float(loss.detach()) * n_t
+        tgt_sum += n_t
+        if loop.clock.out_of_time():
+            return loss_sum, tgt_sum, True
+    return loss_sum, tgt_sum, False
+
+
+def _step(loop: _Loop, batch: Batch) -> tuple[torch.Tensor, int]:
+    """One optimiser step on ``batch``: its loss and number of targets."""
+    model, net, opt = loop.model, loop.net, loop.opt
+    for g in opt.param_groups:
+        g["lr"] = float(model.learning_rate) * lr_factor(loop.clock.fraction(), model.warmup, model.lr_schedule)
+    with torch.autocast(device_type=loop.losses.device.type, dtype=torch.bfloat16, enabled=loop.amp):
+        loss, n_t = batch_loss(net, batch, loop.rng, loop.losses)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+    if model.grad_clip is not None:
+        torch.nn.utils.clip_grad_norm_(net.parameters(), float(model.grad_clip))
+    opt.step()
+    loop.clock.step += 1
+    return loss, n_t
+
+
+# Validation -----------------------------------------------------------------------------------
+def validation_ndcg(model: SequentialTransformer, full: FlatSequences, val_users: np.ndarray) -> float:
+    """NDCG@10 of each validation user's held-out last event (full ranking)."""
+    ends = full.indptr[val_users + 1] - 1
+    target = full.items[ends]
+    at = full.times[ends]
+    ranks = []
+    for s in range(0, len(val_users), 512):
+        sl = slice(s, s + 512)
+        histories = [(full.items[full.indptr[u]:e], full.times[full.indptr[u]:e])
+                     for u, e in zip(val_users[sl], ends[sl], strict=True)]
+        ranks.append(_target_ranks(model, histories, at[sl], target[sl]))
+    rank = np.concatenate(ranks)
+    return float(np.mean(np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)))
+
+
+def _target_ranks(model: SequentialTransformer, histories: list[tuple[np.ndarray, np.ndarray]], at: np.ndarray,
+                  target: np.ndarray) -> np.ndarray:
+    """Rank of each target among the items live at ``at`` (seen ones excluded when repeats are rare)."""
+    sc = model._score_sequences(histories, at)
+    rows = torch.arange(len(histories))
+    tscore = sc[rows, torch.from_numpy(target)].clone()
+    if model._live_training:
+        sc = sc.masked_fill(~torch.from_numpy(live_mask(*model._live_codes(at), sc.shape[1])), -torch.inf)
+    if model.repeat_rate_ < 0.05:  # repeats are rare: the usual protocol excludes seen items
+        seen_rows = np.repeat(np.arange(len(histories)), [len(h[0]) for h in histories])
+        seen_cols = np.concatenate([h[0] for h in histories])
+        sc[torch.from_numpy(seen_rows), torch.from_numpy(seen_cols)] = -torch.inf
+    ranks: np.ndarray = (sc > tscore[:, None]).sum(1).numpy()
+    return ranks
