@@ -47,4 +47,36 @@ echo "== liverec demo --quick (the console command, core dependencies only)"
 "$WORK/venv/bin/liverec" demo --quick >"$WORK/demo.log"
 tail -n 5 "$WORK/demo.log"
 "$WORK/venv/bin/python" -c "import importlib.resources as r; assert r.files('liverec').joinpath('py.typed').is_file(); print('py.typed shipped')"
+echo "== save every model in one process, load and score it in another (only 'import liverec')"
+"$WORK/venv/bin/python" - "$WORK/models" <<'PY'
+import json, sys
+from liverec.models import ALS, BPR, MatrixFactorization, Popularity, ProfileRanker, SequentialTransformer
+from liverec.testing import contract_data
+
+X, schedule = contract_data()
+out = sys.argv[1]
+models = {"ALS": ALS(n_factors=4, n_epochs=2, random_state=0), "BPR": BPR(n_factors=4, n_epochs=1, random_state=0),
+          "MF": MatrixFactorization(n_factors=2, n_epochs=2, random_state=0), "Popularity": Popularity(),
+          "ProfileRanker": ProfileRanker(n_windows=2, n_epochs=1, embedding_dim=4, random_state=0),
+          "Sequential": SequentialTransformer(embedding_dim=8, max_len=8, n_epochs=1, random_state=0)}
+users = X.users.ids[:3].tolist()
+scores = {}
+for name, model in models.items():
+    model.fit(X, schedule=schedule).save(f"{out}/{name}")
+    scores[name] = model.recommend(users, k=3).scores.tolist()
+json.dump({"users": users, "scores": scores}, open(f"{out}/scores.json", "w"))
+PY
+"$WORK/venv/bin/python" - "$WORK/models" <<'PY'
+import json, sys
+import numpy as np
+import liverec
+
+out = sys.argv[1]
+expected = json.load(open(f"{out}/scores.json"))
+for name, scores in expected["scores"].items():
+    again = liverec.load(f"{out}/{name}")
+    got = again.recommend(expected["users"], k=3).scores
+    np.testing.assert_allclose(got, np.asarray(scores, dtype=np.float32), rtol=1e-6)
+    print(f"{name}: loaded in a fresh process, same scores")
+PY
 echo "== wheel check passed"
