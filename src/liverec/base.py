@@ -404,10 +404,11 @@ class BaseRecommender(ParamsMixin):
         arrays["base/seen_indices"] = self.seen_.indices.astype(np.int64)
         if self.schedule_ is not None:
             s = self.schedule_
-            arrays["base/schedule_items"] = s.items.to_array()
-            arrays["base/schedule_codes"] = s.item_codes
-            arrays["base/schedule_start"] = s.start
-            arrays["base/schedule_end"] = s.end
+            s_items, s_codes, s_start, s_end = s.columns()  # one snapshot, even during live updates
+            arrays["base/schedule_items"] = s_items.to_array()
+            arrays["base/schedule_codes"] = s_codes
+            arrays["base/schedule_start"] = s_start
+            arrays["base/schedule_end"] = s_end  # +inf: an open broadcast
             attrs = {**attrs, "base/schedule_time_kind": s.time_kind}
         if getattr(self, "time_kind_", None) is not None:
             attrs = {**attrs, "base/time_kind": self.time_kind_}
