@@ -426,3 +426,14 @@ def test_update_after_load_grows_every_table() -> None:
     V = loaded.item_vectors()
     assert V is not None and np.abs(V[loaded.items_.codes(["i9"])[0]]).sum() > 0
     assert loaded.transform(users).shape == (len(users), len(loaded.feature_names_))
+
+
+def test_a_query_time_of_the_wrong_kind_is_refused() -> None:
+    from liverec.exceptions import DataTypeError
+
+    X = Interactions.from_arrays(["ann", "bob"], ["s1", "s1"],
+                                 time=np.array(["2024-01-01", "2024-01-02"], dtype="datetime64[s]"))
+    builder = UserProfileBuilder().fit(X)
+    with pytest.raises(DataTypeError, match="got a numeric time but the data this UserProfileBuilder"):
+        builder.profile("ann", at=1.7e9)
+    assert builder.profile("ann", at="2024-01-03").user == "ann"

@@ -208,3 +208,13 @@ def test_save_and_load_keep_the_encoded_texts_and_the_fitted_encoder(text: TextE
 def test_saving_before_fit_is_an_error(tmp_path) -> None:
     with pytest.raises(NotFittedError, match="fit"):
         StreamTextEmbedder().save(tmp_path / "x")
+
+
+def test_a_query_time_of_the_wrong_kind_is_refused() -> None:
+    from liverec.exceptions import DataTypeError
+
+    text = TextEvents.from_arrays(item=["r1"], time=[10.0], text=["hello"], kind=["comment"])
+    embedder = StreamTextEmbedder(HashingTextEncoder(dim=16)).fit(text)
+    with pytest.raises(DataTypeError, match="got a datetime time but the texts this StreamTextEmbedder"):
+        embedder.transform(["r1"], at=np.datetime64("2024-01-01"))
+    assert embedder.transform(["r1"], at=20.0).shape == (1, 16)

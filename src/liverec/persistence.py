@@ -376,7 +376,7 @@ def decode_value(value: Any, field: str = "params") -> Any:
         if keys == {"__dict__"} and isinstance(value["__dict__"], dict):
             return {k: decode_value(v, f"{field}.{k}") for k, v in value["__dict__"].items()}
         if keys == {"__liverec__", "params"} and isinstance(value["params"], dict):
-            cls = _lookup(value["__liverec__"], field)
+            cls = lookup_class(value["__liverec__"], field)
             params = {k: decode_value(v, f"{field}.params.{k}") for k, v in value["params"].items()}
             return build(cls, params, f"{field}.params")
         raise PersistenceError(
@@ -416,7 +416,8 @@ def build(cls: type, params: dict[str, Any], field: str = "params") -> Any:
     return obj
 
 
-def _lookup(name: Any, field: str = "class") -> type:
+def lookup_class(name: Any, field: str = "class") -> type:
+    """The liverec class registered as ``name`` (its module imported from `CLASS_MODULES`)."""
     if isinstance(name, str) and name not in _REGISTRY and name in CLASS_MODULES:
         importlib.import_module(CLASS_MODULES[name])  # a liverec module from the table, never from the file
     if not isinstance(name, str) or name not in _REGISTRY:
@@ -424,11 +425,6 @@ def _lookup(name: Any, field: str = "class") -> type:
             f"{field}: unknown class {name!r:.100} in config.json; loadable classes: {sorted(CLASS_MODULES)}."
         )
     return _REGISTRY[name]
-
-
-def lookup_class(name: Any, field: str = "class") -> type:
-    """The liverec class registered as ``name`` (its module imported from `CLASS_MODULES`)."""
-    return _lookup(name, field)
 
 
 # Directory ------------------------------------------------------------------------------------
@@ -550,7 +546,7 @@ def load_state(
     if hashlib.sha256(raw).hexdigest() != config["arrays_sha256"]:
         raise _refuse(ARRAYS_FILE, "does not match the checksum in config.json: the directory was "
                       "truncated or modified after saving; save the model again")
-    cls = _lookup(config["class"], f"{CONFIG_FILE}: class")
+    cls = lookup_class(config["class"], f"{CONFIG_FILE}: class")
     params = {k: decode_value(v, f"{CONFIG_FILE}: params.{k}") for k, v in config["params"].items()}
     arrays = StateArrays(_decode_arrays(parse_safetensors(raw)))
     return cls, params, config["attributes"], arrays

@@ -609,9 +609,12 @@ def check_time_kind(kind: TimeKind, expected: TimeKind | None, name: str, agains
         )
 
 
-def as_time_query(t: Any) -> np.ndarray:
-    """A query time (scalar or array; any accepted form) as float seconds, without a kind check."""
-    return parse_time_query(t)[0]
+def as_time_query(t: Any, expected: TimeKind | None, against: str, name: str = "at") -> np.ndarray:
+    """A query time (scalar or array; any accepted form) as float seconds, refused when its kind
+    does not match ``expected`` (the ``time_kind`` of what ``against`` names)."""
+    times, kind = parse_time_query(t, name)
+    check_time_kind(kind, expected, name, against)
+    return times
 
 
 def time_window_mask(time: np.ndarray, start: Any = None, end: Any = None,

@@ -332,7 +332,7 @@ class ProfileRanker(BaseRecommender):
                 cos[s:e] = np.einsum("ij,ij->i", Tn[inv[s:e]], Vn[bs[s:e]])
             out[:, f["taste_cosine"]] = np.where(has_vec, cos, 0.0)
             out[:, f["has_vector"]] = has_vec
-        out[:, f["item_popularity"]] = np.where(known, b.item_popularity(at)[bs], 0.0)
+        out[:, f["item_popularity"]] = np.where(known, b._item_popularity(at)[bs], 0.0)
         counts = b.item_counts_[: len(b.items_)]
         pos_cols = [b.event_types_.index(e) for e in self.positive_events if e in b.event_types_]
         pos = counts[:, pos_cols].sum(axis=1)

@@ -656,7 +656,7 @@ class UserProfileBuilder(ParamsMixin):
     def _time(self, at: Any) -> float:
         if at is None:
             return float(self.now_)
-        return float(as_time_query(at)[0])
+        return float(as_time_query(at, self.time_kind_, "the data this UserProfileBuilder was fitted on")[0])
 
     def _codes(self, users: Any, unknown: str) -> tuple[np.ndarray, np.ndarray]:
         if unknown not in ("raise", "default"):
@@ -857,7 +857,10 @@ class UserProfileBuilder(ParamsMixin):
     def item_popularity(self, at: Any = None) -> np.ndarray:
         """Decayed event weight of every item at ``at`` (default ``now_``), log1p-scaled."""
         self._check_fitted()
-        t = self._time(at)
+        return self._item_popularity(self._time(at))
+
+    def _item_popularity(self, t: float) -> np.ndarray:
+        """`item_popularity` at ``t`` already in float seconds (callers inside liverec)."""
         g = self.item_table_.weight[: len(self.items_)]
         with np.errstate(over="ignore"):
             return np.log1p(np.where(np.isfinite(g), np.exp(np.minimum(g - (t - self.t0_) * self.c_, 700.0)), 0.0))

@@ -246,7 +246,7 @@ class StreamTextEmbedder(ParamsMixin):
             hi_t = np.searchsorted(self._keys, timed_base + self._stride, side="left")
             hi_ti = np.searchsorted(self._keys, title_base + self._stride, side="left")
         else:
-            t_at = _query_times(at, n)
+            t_at = _query_times(at, n, self.time_kind_)
             r_hi = np.searchsorted(self._times, t_at, side="right")  # rank < r_hi  <=>  time <= at
             r_lo = (np.searchsorted(self._times, t_at - window, side="right") if window is not None
                     else np.zeros(n, dtype=np.int64))
@@ -387,9 +387,11 @@ def embed_streams(
     return embedder.fit(text).transform(items, at)
 
 
-def _query_times(at: Any, n: int) -> np.ndarray:
-    """``at`` of ``transform`` as one float time per requested row (one time is repeated)."""
-    t_at = np.asarray(as_time_query(at), dtype=np.float64).reshape(-1)
+def _query_times(at: Any, n: int, kind: str) -> np.ndarray:
+    """``at`` of ``transform`` as one float time per requested row (one time is repeated); its
+    kind must match the fitted texts' time ``kind``."""
+    t_at = np.asarray(as_time_query(at, kind, "the texts this StreamTextEmbedder was fitted on"),
+                      dtype=np.float64).reshape(-1)
     if len(t_at) == 1:
         t_at = np.full(n, t_at[0])
     if len(t_at) != n:
