@@ -507,8 +507,11 @@ class Interactions:
                 f"{dtype!r}."
             )
         shape = (self.n_users, self.n_items)
+        # counts are summed in the float type asked for (exact: the same rounding as summing in
+        # float64 and casting), which spares a float64 copy of every event on large data
+        acc = dtype if weighting in ("count", "binary") and dtype.kind == "f" else np.dtype(np.float64)
         if weighting == "count" or weighting == "binary":
-            vals = np.ones(len(self), dtype=np.float64)
+            vals = np.ones(len(self), dtype=acc)
         elif weighting == "sum":
             vals = self.weight if self.weight is not None else np.ones(len(self))
         elif weighting == "event":
@@ -526,12 +529,12 @@ class Interactions:
             raise InvalidParameterError(
                 f"weighting must be 'count', 'sum', 'binary', 'event' or 'last', got {weighting!r}."
             )
-        m = sp.csr_matrix((vals, (self.user_codes, self.item_codes)), shape=shape, dtype=np.float64)
+        m = sp.csr_matrix((vals, (self.user_codes, self.item_codes)), shape=shape, dtype=acc)
         m.sum_duplicates()
         if weighting == "binary":
             m.data[:] = 1.0
         m.sort_indices()
-        return m.astype(dtype)
+        return m.astype(dtype, copy=False)
 
     def sort_order(self) -> np.ndarray:
         """Row indices sorted by (user, time), ties kept in row order."""

@@ -142,7 +142,7 @@ class ALS(BaseRecommender):
             check_nonnegative_weights(interactions.weight, "ALS", "confidence 1 + alpha * r")
         R = interactions.to_csr(self.weighting)
         R.eliminate_zeros()
-        return R.astype(np.float32)
+        return R.astype(np.float32, copy=False)
 
     # Fitting -------------------------------------------------------------------------------
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any,
@@ -167,9 +167,10 @@ class ALS(BaseRecommender):
         Y = (torch.randn((n_items, k), generator=gen) * 0.01).to(device)
         reg, alpha = float(self.regularization), float(self.alpha)
         with torch_threads(1), RowRunner(resolve_threads(self.threads), device) as runner:
-            Cu = CsrTensor.from_scipy(R * alpha, device)
-            Ci = CsrTensor.from_scipy((R * alpha).T.tocsr(), device)
-            chunks_u, chunks_i = runner.chunks(Cu), runner.chunks(Ci)
+            # C - I for both half-sweeps; Cu shares R's index arrays (R is kept as user_items_)
+            Cu = CsrTensor.from_scipy(R, device, scale=alpha)
+            Ci = CsrTensor.from_scipy(R.T.tocsr(), device, scale=alpha)
+            chunks_u, chunks_i = runner.chunks(Cu, Y), runner.chunks(Ci, X)
             bar = Progress(int(self.n_epochs), "ALS", "epoch", bool(self.verbose), _log)
             for _ in range(int(self.n_epochs)):
                 als_half_sweep(Cu, X, Y, reg, self.solver, int(self.cg_steps), runner, chunks_u)
@@ -255,14 +256,14 @@ class ALS(BaseRecommender):
             Xt, Yt = torch.from_numpy(X).to(device), torch.from_numpy(Y).to(device)
 
             def solve(rows: np.ndarray, M: sp.csr_matrix, target: torch.Tensor, fixed: torch.Tensor) -> None:
-                sub = CsrTensor.from_scipy(M[rows] * alpha, device)
+                sub = CsrTensor.from_scipy(M[rows], device, scale=alpha)
                 gram = gram_with_reg(fixed, reg)
                 out = torch.empty((len(rows), k), dtype=torch.float32, device=device)
 
                 def work(a: int, b: int) -> None:
                     cholesky_solve(sub.rows(a, b), fixed, reg, gram, out=out[a:b])
 
-                runner.map(work, runner.chunks(sub))
+                runner.map(work, runner.chunks(sub, fixed))
                 target[torch.as_tensor(rows, device=device)] = out
 
             solve(users, R, Xt, Yt)
@@ -310,7 +311,7 @@ class ALS(BaseRecommender):
         from ._linalg import CsrTensor, cholesky_solve
 
         Y = torch.from_numpy(self.item_factors_)
-        X = cholesky_solve(CsrTensor.from_scipy(R * float(self.alpha), torch.device("cpu")), Y,
+        X = cholesky_solve(CsrTensor.from_scipy(R, torch.device("cpu"), scale=float(self.alpha)), Y,
                            float(self.regularization))
         return X.numpy()
 
