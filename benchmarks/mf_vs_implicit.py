@@ -154,13 +154,22 @@ def med(xs: list[float]) -> float:
     return float(statistics.median(xs)) if xs else float("nan")
 
 
+#: Seconds of idle time before every timed call. Both libraries run OpenMP thread pools whose
+#: workers spin for a while after a parallel region; without a pause, the pool of the library
+#: that ran last still holds the cores when the other starts (measured: liverec's top-10 for
+#: all ML-1M users took 0.05 s on its own and 0.11 s right after implicit's call, 2 threads).
+PAUSE_S = 0.5
+
+
 def alternate(contenders: dict[str, Callable[[], Any]], repeats: int, log: str) -> dict[str, dict[str, Any]]:
-    """Run every contender ``repeats`` times, alternating (and swapping who goes first)."""
+    """Run every contender ``repeats`` times, alternating (and swapping who goes first), with
+    ``PAUSE_S`` of idle time before each call."""
     names = list(contenders)
     out: dict[str, dict[str, Any]] = {n: {"wall": [], "cpu": [], "last": None} for n in names}
     for rep in range(repeats):
         order = names if rep % 2 == 0 else names[::-1]
         for name in order:
+            time.sleep(PAUSE_S)
             wall, cpu, result = timed(contenders[name])
             out[name]["wall"].append(wall)
             out[name]["cpu"].append(cpu)
@@ -281,6 +290,28 @@ def liverec_quality(model: Any, data: Dataset, k: int = 10) -> tuple[float, floa
 
 
 # Recommend ---------------------------------------------------------------------------------------
+def numpy_top_k(user_factors: np.ndarray, item_factors: np.ndarray, seen: sp.csr_matrix, k: int,
+                threads: int, block: int = 1024) -> np.ndarray:
+    """The plain baseline: BLAS matmul, seen items set to -inf, argpartition then sort the k.
+
+    Blocks of users keep the score matrix in cache, as any careful hand-written version would.
+    """
+    from threadpoolctl import threadpool_limits
+
+    n = user_factors.shape[0]
+    out = np.empty((n, k), dtype=np.int64)
+    with threadpool_limits(threads, "blas"):
+        for lo in range(0, n, block):
+            hi = min(n, lo + block)
+            scores = user_factors[lo:hi] @ item_factors.T
+            part = seen[lo:hi]
+            scores[np.repeat(np.arange(hi - lo), np.diff(part.indptr)), part.indices] = -np.inf
+            top = np.argpartition(-scores, k, axis=1)[:, :k]
+            order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
+            out[lo:hi] = np.take_along_axis(top, order, axis=1)
+    return out
+
+
 def bench_recommend(data: Dataset, threads_list: list[int], repeats: int, seed: int) -> list[dict[str, Any]]:
     import torch
 
@@ -303,15 +334,25 @@ def bench_recommend(data: Dataset, threads_list: list[int], repeats: int, seed: 
         def theirs() -> Any:
             return im.recommend(codes, data.counts, N=10, filter_already_liked_items=True)
 
-        ours(), theirs()  # warm-up (first-call allocations, thread pools)
-        runs = alternate({"liverec": ours, "implicit": theirs}, repeats, f"recommend {data.name} threads={threads}")
+        def plain(t: int = threads) -> Any:
+            return numpy_top_k(lv.user_factors_, lv.item_factors_, data.counts, 10, t)
+
+        ours(), theirs(), plain()  # warm-up (first-call allocations, thread pools)
+        runs = alternate({"liverec": ours, "implicit": theirs, "numpy": plain}, repeats,
+                         f"recommend {data.name} threads={threads}")
         ids, _ = runs["implicit"]["last"]
         seen_ok = all(not set(ids[u]) & set(data.counts[u].indices) for u in range(0, len(codes), 97))
+        same_as_numpy = float((np.sort(runs["numpy"]["last"], axis=1)
+                               == np.sort(lv.items_.codes(runs["liverec"]["last"].items.ravel())
+                                          .reshape(-1, 10), axis=1)).all(axis=1).mean())
         rows.append({
             "dataset": data.name, "threads": threads, "users": len(users), "k": 10, "repeats": repeats,
             "liverec_wall_s": med(runs["liverec"]["wall"]), "implicit_wall_s": med(runs["implicit"]["wall"]),
+            "numpy_wall_s": med(runs["numpy"]["wall"]),
             "liverec_cpu_s": med(runs["liverec"]["cpu"]), "implicit_cpu_s": med(runs["implicit"]["cpu"]),
             "ratio_wall": med(runs["liverec"]["wall"]) / med(runs["implicit"]["wall"]),
+            "ratio_wall_vs_numpy": med(runs["liverec"]["wall"]) / med(runs["numpy"]["wall"]),
+            "rows_equal_to_numpy": same_as_numpy,
             "implicit_excludes_seen": seen_ok,
             "raw": {n: {"wall": r["wall"], "cpu": r["cpu"]} for n, r in runs.items()},
         })
@@ -322,6 +363,15 @@ def bench_recommend(data: Dataset, threads_list: list[int], repeats: int, seed: 
 def synthetic_10m(seed: int = 0, n_users: int = 100_000, n_items: int = 50_000,
                   n_events: int = 10_000_000) -> tuple[np.ndarray, np.ndarray]:
     """10M (user, item) events: users uniform, items Zipf-like popular (duplicates are repeats)."""
+    return synthetic_events(n_events, seed, n_users, n_items)
+
+
+def synthetic_events(n_events: int, seed: int = 0, n_users: int | None = None,
+                     n_items: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``n_events`` (user, item) events with the 10M shape rules: 100 events per user and 200
+    per item on average (100k x 50k at 10M), users uniform, items Zipf-like popular."""
+    n_users = n_users or n_events // 100
+    n_items = n_items or n_events // 200
     rng = np.random.default_rng(seed)
     users = rng.integers(0, n_users, size=n_events)
     p = 1.0 / (np.arange(n_items) + 10.0) ** 0.8
@@ -338,13 +388,17 @@ def _rss_status() -> dict[str, float]:
     return out
 
 
-def memory_child(library: str, threads: int, epochs: int) -> dict[str, Any]:
-    """Runs in a fresh process: build the 10M data, reset the peak, fit, report the peak."""
+def memory_child(library: str, threads: int, epochs: int, n_events: int = 10_000_000) -> dict[str, Any]:
+    """Runs in a fresh process: build the data, reset the peak, fit, report time and the peak."""
     import gc
     import resource
 
-    users, items = synthetic_10m()
+    users, items = synthetic_events(n_events)
+    n_users, n_items = n_events // 100, n_events // 200
     if library == "liverec":
+        import torch  # noqa: F401  # imported before the measurement, as implicit's modules are
+
+        import liverec.models._linalg  # noqa: F401
         from liverec.data import Interactions
         from liverec.models import ALS
 
@@ -357,7 +411,7 @@ def memory_child(library: str, threads: int, epochs: int) -> dict[str, Any]:
         from implicit.cpu.als import AlternatingLeastSquares
         from threadpoolctl import threadpool_limits
 
-        C = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=(100_000, 50_000))
+        C = sp.csr_matrix((np.ones(len(users), dtype=np.float32), (users, items)), shape=(n_users, n_items))
         C.sum_duplicates()
         C.data = 1.0 + ALS_PARAMS["alpha"] * C.data
         del users, items
@@ -378,27 +432,40 @@ def memory_child(library: str, threads: int, epochs: int) -> dict[str, Any]:
         pass
     wall, cpu, _ = timed(fit)
     after = _rss_status()
+    peak = after.get("VmHWM") if reset else None
     return {
-        "library": library, "threads": threads, "epochs": epochs, "fit_wall_s": wall, "fit_cpu_s": cpu,
-        "rss_before_fit_gb": before.get("VmRSS"),
+        "library": library, "events": n_events, "threads": threads, "epochs": epochs, "fit_wall_s": wall,
+        "fit_cpu_s": cpu, "rss_before_fit_gb": before.get("VmRSS"),
+        # what the fit itself adds: the inputs differ (liverec: Interactions with its id maps and
+        # torch imported; implicit: a ready CSR matrix), the fit's working memory does not
+        "fit_memory_gb": None if peak is None else peak - before.get("VmRSS", 0.0),
         "peak_rss_during_fit_gb": after.get("VmHWM") if reset else None,
         "peak_rss_process_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2,
         "peak_reset_before_fit": reset,
     }
 
 
-def bench_memory(threads: int, epochs: int) -> list[dict[str, Any]]:
+def bench_memory(threads_list: list[int], epochs: int, sizes: list[int]) -> list[dict[str, Any]]:
+    """ALS fit at scale, each library in a fresh child process per (size, threads), alternating
+    who goes first: fit time and peak memory."""
     rows = []
-    for library in ("liverec", "implicit"):
-        cmd = [sys.executable, __file__, "--memory-child", library, "--threads", str(threads),
-               "--memory-epochs", str(epochs)]
-        print(f"  memory: {library} (child process)", flush=True)
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if done.returncode != 0:
-            raise RuntimeError(f"memory child for {library} failed:\n{done.stderr[-3000:]}")
-        row = json.loads(done.stdout.strip().splitlines()[-1])
-        print(f"  -> {row}", flush=True)
-        rows.append(row)
+    for n_events in sizes:
+        for t_i, threads in enumerate(threads_list):
+            pair = []
+            for library in ("liverec", "implicit") if t_i % 2 == 0 else ("implicit", "liverec"):
+                cmd = [sys.executable, __file__, "--memory-child", library, "--threads", str(threads),
+                       "--memory-epochs", str(epochs), "--memory-events", str(n_events)]
+                print(f"  scale: {library} {n_events:,} events, {threads} threads (child process)", flush=True)
+                done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+                if done.returncode != 0:
+                    raise RuntimeError(f"memory child for {library} failed:\n{done.stderr[-3000:]}")
+                row = json.loads(done.stdout.strip().splitlines()[-1])
+                print(f"  -> {row}", flush=True)
+                pair.append(row)
+            by = {r["library"]: r for r in pair}
+            for r in pair:
+                r["fit_ratio_vs_implicit"] = r["fit_wall_s"] / by["implicit"]["fit_wall_s"]
+            rows += pair
     return rows
 
 
@@ -418,19 +485,22 @@ def tables(result: dict[str, Any]) -> list[dict[str, Any]]:
     if result.get("recommend"):
         out.append({
             "title": "Recommend top-10 for all users, seen items excluded",
-            "columns": ["data", "users", "threads", "liverec s", "implicit s", "ratio (wall)", "liverec CPU s",
-                        "implicit CPU s"],
+            "columns": ["data", "users", "threads", "liverec s", "implicit s", "numpy s", "ratio vs implicit",
+                        "ratio vs numpy", "liverec CPU s", "implicit CPU s"],
             "rows": [[r["dataset"], r["users"], r["threads"], r["liverec_wall_s"], r["implicit_wall_s"],
-                      r["ratio_wall"], r["liverec_cpu_s"], r["implicit_cpu_s"]] for r in result["recommend"]],
+                      r.get("numpy_wall_s", float("nan")), r["ratio_wall"], r.get("ratio_wall_vs_numpy", float("nan")),
+                      r["liverec_cpu_s"], r["implicit_cpu_s"]] for r in result["recommend"]],
         })
     if result.get("memory"):
         out.append({
-            "title": "Peak memory of ALS fit, 10M interactions (100k users x 50k items)",
-            "columns": ["library", "threads", "epochs", "RSS before fit (GB)", "peak RSS during fit (GB)",
-                        "fit s"],
-            "rows": [[r["library"], r["threads"], r["epochs"], r["rss_before_fit_gb"],
+            "title": "ALS fit at scale (users = events / 100, items = events / 200), fresh process each",
+            "columns": ["library", "events", "threads", "epochs", "fit s", "ratio vs implicit",
+                        "RSS before fit (GB)", "peak RSS during fit (GB)", "fit's own memory (GB)"],
+            "rows": [[r["library"], r.get("events", 10_000_000), r["threads"], r["epochs"], r["fit_wall_s"],
+                      r.get("fit_ratio_vs_implicit", float("nan")), r["rss_before_fit_gb"],
                       r["peak_rss_during_fit_gb"] if r["peak_rss_during_fit_gb"] is not None
-                      else r["peak_rss_process_gb"], r["fit_wall_s"]] for r in result["memory"]],
+                      else r["peak_rss_process_gb"], r.get("fit_memory_gb", float("nan"))]
+                     for r in result["memory"]],
         })
     return out
 
@@ -464,12 +534,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--bpr-repeats", type=int, default=None, help="repeats for BPR (default: --repeats)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--memory-epochs", type=int, default=3)
+    parser.add_argument("--memory-events", type=int, nargs="+", default=[10_000_000, 50_000_000],
+                        help="interaction counts of the ALS scale / memory part")
     parser.add_argument("--memory-child", choices=["liverec", "implicit"], help=argparse.SUPPRESS)
     parser.add_argument("--out", default="mf_vs_implicit", help="results file stem")
     args = parser.parse_args(argv)
 
     if args.memory_child:
-        print(json.dumps(memory_child(args.memory_child, args.threads[0], args.memory_epochs)))
+        print(json.dumps(memory_child(args.memory_child, args.threads[0], args.memory_epochs,
+                                      args.memory_events[0])))
         return 0
     try:
         import implicit  # noqa: F401
@@ -532,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
     if "recommend" in args.parts:
         result["recommend"] = bench_recommend(real, args.threads, max(args.repeats, 7), args.seed)
     if "memory" in args.parts:
-        result["memory"] = bench_memory(max(args.threads), args.memory_epochs)
+        result["memory"] = bench_memory(args.threads, args.memory_epochs, args.memory_events)
     result["tables"] = tables(result)
     path = write_result(args.out, result)
     print(markdown(result["tables"]))

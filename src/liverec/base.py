@@ -197,9 +197,11 @@ class BaseRecommender(ParamsMixin):
         self.schedule_ = schedule
         self.time_kind_ = interactions.time_kind  # what recommend(at=...) must match
         self._fit(interactions, schedule=schedule, item_features=item_features, text=text)
-        # models may extend items_ (e.g. cold-start items known only from their features)
-        self.seen_ = _binary_csr(interactions.user_codes, interactions.item_codes,
-                                 (len(self.users_), len(self.items_)))
+        # models may extend items_ (e.g. cold-start items known only from their features), and
+        # may set seen_ in _fit from a user x item matrix they built anyway (no second build)
+        if getattr(self, "seen_", None) is None:
+            self.seen_ = _binary_csr(interactions.user_codes, interactions.item_codes,
+                                     (len(self.users_), len(self.items_)))
         self.is_fitted_ = True
         return self
 

@@ -61,34 +61,34 @@ class CsrTensor:
     Attributes:
         crow: Row pointers (int32, or int64 for huge matrices), length ``n_rows + 1``.
         col: Column indices (same dtype), sorted within each row.
-        values: The values (float32), here ``alpha * r``.
+        values: The stored values (float32), here ``r``; the matrix is ``scale * values``.
         shape: ``(n_rows, n_cols)``.
+        scale: The factor the values stand for (``alpha``), applied per chunk by `scaled`,
+            so that the full matrix can share ``r`` with the caller instead of copying it.
     """
 
     def __init__(self, crow: torch.Tensor, col: torch.Tensor, values: torch.Tensor,
-                 shape: tuple[int, int]) -> None:
-        self.crow, self.col, self.values, self.shape = crow, col, values, shape
+                 shape: tuple[int, int], scale: float = 1.0) -> None:
+        self.crow, self.col, self.values, self.shape, self.scale = crow, col, values, shape, float(scale)
 
     @classmethod
     def from_scipy(cls, matrix: sp.spmatrix, device: torch.device, scale: float = 1.0) -> CsrTensor:
-        """A scipy sparse matrix (indices sorted) on ``device``, values times ``scale``.
+        """A scipy sparse matrix (indices sorted) on ``device``, standing for ``scale * matrix``.
 
         Indices are int32 when they fit: the sparse kernels (MKL on the CPU) then use them
-        as they are instead of converting them on every call. On the CPU, index arrays that
-        already have that dtype are shared with ``matrix``, not copied (a fit holds the
-        matrix and its tensors at once); the values are always a new array.
+        as they are instead of converting them on every call. On the CPU, arrays that
+        already have the right dtype are shared with ``matrix``, not copied (a fit holds the
+        matrix and its tensors at once), and ``scale`` is applied chunk by chunk (`scaled`);
+        the solvers never write to the values.
         """
         matrix = sp.csr_matrix(matrix)
         matrix.sort_indices()
         small = max(matrix.nnz, *matrix.shape) < 2**31 - 1
         itype = np.int32 if small else np.int64
-        values = matrix.data.astype(np.float32)  # a copy: callers may not write to matrix.data
-        if scale != 1.0:
-            values *= np.float32(scale)
         return cls(torch.as_tensor(np.asarray(matrix.indptr, dtype=itype), device=device),
                    torch.as_tensor(np.asarray(matrix.indices, dtype=itype), device=device),
-                   torch.as_tensor(values, device=device),
-                   (int(matrix.shape[0]), int(matrix.shape[1])))
+                   torch.as_tensor(np.asarray(matrix.data, dtype=np.float32), device=device),
+                   (int(matrix.shape[0]), int(matrix.shape[1])), scale)
 
     @property
     def nnz(self) -> int:
@@ -98,7 +98,13 @@ class CsrTensor:
         """Rows ``start:stop`` as a CSR matrix sharing this one's storage."""
         a, b = int(self.crow[start]), int(self.crow[stop])
         return CsrTensor(self.crow[start:stop + 1] - a, self.col[a:b], self.values[a:b],
-                         (stop - start, self.shape[1]))
+                         (stop - start, self.shape[1]), self.scale)
+
+    def scaled(self) -> CsrTensor:
+        """The same matrix with ``scale`` applied to a copy of the values (itself if 1)."""
+        if self.scale == 1.0:
+            return self
+        return CsrTensor(self.crow, self.col, self.values * self.scale, self.shape)
 
     def balanced_chunks(self, n_chunks: int, row_cost: float = 64.0) -> list[tuple[int, int]]:
         """Split the rows into ``n_chunks`` contiguous ranges of about equal work.
@@ -138,7 +144,7 @@ def gather_columns(cm1: CsrTensor, Y: torch.Tensor) -> tuple[CsrTensor, torch.Te
     """
     Z = Y.index_select(0, cm1.col.long())
     local_col = torch.arange(cm1.nnz, dtype=cm1.col.dtype, device=cm1.col.device)
-    return CsrTensor(cm1.crow, local_col, cm1.values, (cm1.shape[0], cm1.nnz)), Z
+    return CsrTensor(cm1.crow, local_col, cm1.values, (cm1.shape[0], cm1.nnz), cm1.scale), Z
 
 
 def gram_with_reg(Y: torch.Tensor, regularization: float) -> torch.Tensor:
@@ -170,6 +176,7 @@ def cg_solve(cm1: CsrTensor, X: torch.Tensor, Y: torch.Tensor, regularization: f
     """
     if YtY is None:
         YtY = gram_with_reg(Y, regularization)
+    cm1 = cm1.scaled()
     pattern = cm1.with_values(cm1.values)
     # residual r = Y^T c_u - A x  with  A x = YtY x + Y^T (C - I) (Y x):
     # one sampled product for s = Y x, then one sparse product with weights c - (c - 1) s
@@ -230,6 +237,7 @@ def cholesky_solve(cm1: CsrTensor, Y: torch.Tensor, regularization: float,
         YtY = gram_with_reg(Y, regularization)
     if out is None:
         out = torch.empty((n, k), dtype=Y.dtype, device=Y.device)
+    cm1 = cm1.scaled()
     # right-hand sides: b_u = Y^T c_u = sum_i (1 + cm1_ui) y_i
     B = cm1.with_values(cm1.values + 1.0) @ Y
     lengths = cm1.row_lengths()

@@ -167,7 +167,7 @@ class ALS(BaseRecommender):
         Y = (torch.randn((n_items, k), generator=gen) * 0.01).to(device)
         reg, alpha = float(self.regularization), float(self.alpha)
         with torch_threads(1), RowRunner(resolve_threads(self.threads), device) as runner:
-            # C - I for both half-sweeps; Cu shares R's index arrays (R is kept as user_items_)
+            # C - I = alpha * R for both half-sweeps, sharing R's arrays (R is kept as user_items_)
             Cu = CsrTensor.from_scipy(R, device, scale=alpha)
             Ci = CsrTensor.from_scipy(R.T.tocsr(), device, scale=alpha)
             chunks_u, chunks_i = runner.chunks(Cu, Y), runner.chunks(Ci, X)
@@ -181,6 +181,8 @@ class ALS(BaseRecommender):
         self.item_factors_ = Y.cpu().numpy()
         self.user_items_ = R
 
+        if self.weighting != "sum":  # every (user, item) pair with an event is in R: its pattern is seen_
+            self.seen_ = sp.csr_matrix((np.ones(R.nnz, dtype=bool), R.indices, R.indptr), shape=R.shape)
     def partial_fit(self, interactions: Interactions) -> Self:
         """Update the model with new events, without refitting from scratch.
 
