@@ -25,6 +25,7 @@ ROOT = HERE.parent
 MAX_FLAT_ROWS = 40
 #: Section titles for results files that do not carry their own ``title``.
 TITLES = {
+    "distributed": "Distributed training and Parquet reading",
     "evaluate_popularity": "Evaluation protocol and the popularity baseline",
     "mf_explicit": "Explicit matrix factorisation (MovieLens-100K)",
     "mf_vs_implicit": "Matrix factorisation: liverec against implicit",

@@ -392,7 +392,8 @@ def test_saved_array_names_stay_those_of_earlier_versions() -> None:
     _, arrays = UserProfileBuilder().fit(X, item_metadata=ITEM_META).get_state()
     assert SAVED_TABLE_ARRAYS | {"price_edges_", "users", "items", "streamers"} <= set(arrays)
     extra = set(arrays) - SAVED_TABLE_ARRAYS - {"price_edges_", "users", "items", "streamers", "item_fixed_vec"}
-    assert {k.split("/")[0] for k in extra} == {"pairs_item", "pairs_streamer"}
+    # pairs_event (per-user event counts, for forget) was added in issue 17; older files lack it
+    assert {k.split("/")[0] for k in extra} == {"pairs_item", "pairs_streamer", "pairs_event"}
 
 
 @pytest.mark.parametrize("prices", [[10.0, 50.0, 200.0], [20.0, 20.0, 20.0]])

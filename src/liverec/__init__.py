@@ -48,13 +48,14 @@ __all__ = [
 
 if TYPE_CHECKING:  # typed for checkers and IDEs; imported lazily at run time (see __getattr__)
     from . import profiles as profiles
+    from . import serving as serving
     from . import testing as testing
     from . import text as text
 
 
 def __getattr__(name: str) -> object:
-    # text and profiles import lazily (text may pull transformers when used)
-    if name in ("text", "profiles", "testing"):
+    # text, profiles and serving import lazily (text may pull transformers when used)
+    if name in ("text", "profiles", "serving", "testing"):
         import importlib
 
         return importlib.import_module(f".{name}", __name__)

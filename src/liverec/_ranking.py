@@ -277,7 +277,10 @@ def _parse_history(items: IdMap, history: Any, users: np.ndarray, single: bool) 
     if isinstance(history, Mapping):
         for j, u in enumerate(users):
             if _key(u) in history:
-                out[j] = _history_from_items(items, history[_key(u)])
+                h = history[_key(u)]
+                # a History is already in the model's item codes (the serving layer's form)
+                out[j] = (_checked_history(h, len(items)) if isinstance(h, History)
+                          else _history_from_items(items, h))
         return out
     if single and is_sequence(history):
         out[0] = _history_from_items(items, history)
@@ -286,6 +289,19 @@ def _parse_history(items: IdMap, history: Any, users: np.ndarray, single: bool) 
         "history must be an Interactions, a dict user -> item ids, or (for one user) a "
         f"sequence of item ids; got {type(history).__name__}."
     )
+
+
+def _checked_history(h: History, n_items: int) -> History:
+    """A ``History`` given as it is: its item codes must be the model's."""
+    codes = np.asarray(h.items)
+    if len(codes) and (codes.dtype.kind not in "iu" or codes.min() < 0 or codes.max() >= n_items):
+        raise DataValidationError(
+            f"history: a History holds item codes of the model (0 to {n_items - 1}); "
+            f"got {codes[:5].tolist()}...; "
+            "pass external item ids (a list or an Interactions) instead.")
+    if len(h.time) != len(codes):
+        raise DataValidationError(f"history: a History has {len(codes)} items but {len(h.time)} times.")
+    return h
 
 
 def _history_from_items(items: IdMap, ids: Any) -> History:

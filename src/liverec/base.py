@@ -11,6 +11,7 @@ import scipy.sparse as sp
 from typing_extensions import Self
 
 from . import persistence
+from ._distributed import writes_here
 from ._params import Interval, ParamsMixin, validate_parameter
 from ._ranking import History, check_k, cosine_top_k, id_array, parse_request, recommend_top_k
 from ._utils import html_table
@@ -23,6 +24,7 @@ from .exceptions import (
     UnknownItemError,
     UnknownUserError,
 )
+from .explain import Explanation
 
 __all__ = ["BaseRecommender", "History", "Recommendations"]
 
@@ -394,10 +396,103 @@ class BaseRecommender(ParamsMixin):
     def _item_vectors(self) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} has no item vectors for similar_items.")
 
+    # Privacy and explanations ---------------------------------------------------------------
+    def forget(self, users: Any) -> Self:
+        """Remove viewers from the model: their ids, seen items and per-user state.
+
+        What goes for every model: the users' ids (``users_``), their rows of ``seen_``,
+        and their own state (user vectors, sequences, profiles). A saved model holds no
+        trace of their ids afterwards. What happens to state shared by all users is the
+        model's (``_forget_users``); each model's docs say whether forgetting is exact
+        (the same as a refit without the users) or what of the users' influence remains in
+        shared parameters. Forgotten users are unknown afterwards: ``recommend`` raises
+        [`UnknownUserError`][liverec.exceptions.UnknownUserError] for them unless they are
+        scored from a ``history``.
+
+        Args:
+            users: One external user id or a sequence of them, all known to the model.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            UnknownUserError: for a user the model does not know (nothing is changed).
+            NotImplementedError: for a model without a way to forget users.
+
+        Examples:
+            >>> from liverec.data import Interactions
+            >>> from liverec.models import Popularity
+            >>> X = Interactions.from_arrays(user=[1, 2, 2, 3], item=["a", "b", "a", "b"])
+            >>> model = Popularity().fit(X).forget([2])
+            >>> model.users_.ids.tolist(), model.predict([1, 1], ["a", "b"]).tolist()
+            ([1, 3], [1.0, 1.0])
+        """
+        self._check_fitted()
+        ids = id_array(users, "users")
+        codes = self.users_.codes(ids, missing="ignore")
+        if (codes < 0).any():
+            bad = ids[int(np.flatnonzero(codes < 0)[0])]
+            raise UnknownUserError(
+                f"cannot forget user {_plain(bad)!r}: the model does not know them (never seen, or already "
+                "forgotten); pass only ids in model.users_. Nothing was changed.")
+        drop = np.zeros(len(self.users_), dtype=bool)
+        drop[codes] = True
+        keep = np.flatnonzero(~drop)
+        self._forget_users(drop, keep)
+        self.users_ = IdMap(self.users_.ids[keep], "user") if len(keep) else \
+            IdMap(self.users_.ids[:0], "user")
+        self.seen_ = self.seen_[keep]
+        return self
+
+    def _forget_users(self, drop: np.ndarray, keep: np.ndarray) -> None:
+        """Remove the model's state of the users with ``drop[code]`` (``keep``: the others' codes,
+        in order; they become codes ``0..len(keep)-1``). Called before ``users_`` changes."""
+        raise NotImplementedError(f"{type(self).__name__} does not implement forget.")
+
+    def explain(self, user: Any, items: Any) -> list[Explanation]:
+        """Why each of ``items`` scores what it does for ``user``: structured reasons.
+
+        What a reason is depends on the model: ALS gives the exact contribution of every
+        history item, the sequential model the leave-one-out effect of every history event,
+        ``ProfileRanker`` the profile features, ``Popularity`` the count; see each model.
+
+        Args:
+            user: One external user id known to the model.
+            items: One external item id or a sequence of them.
+
+        Returns:
+            One [`Explanation`][liverec.explain.Explanation] per item, in the order given.
+
+        Raises:
+            UnknownUserError: for a user the model does not know.
+            UnknownItemError: for an item the model does not know.
+            NotImplementedError: for a model that cannot explain its scores.
+        """
+        self._check_fitted()
+        ids = id_array(user, "user")
+        if len(ids) != 1:
+            raise DataValidationError(f"explain takes one user, got {len(ids)}; call it once per user.")
+        u = int(self._user_codes_or_raise(ids)[0])
+        q = id_array(items, "items")
+        codes = self.items_.codes(q, missing="ignore")
+        if (codes < 0).any():
+            raise UnknownItemError(f"unknown item {_plain(q[int(np.flatnonzero(codes < 0)[0])])!r}: "
+                                   "it was not in the data the model was fitted on.")
+        return self._explain(u, codes)
+
+    def _explain(self, user_code: int, item_codes: np.ndarray) -> list[Explanation]:
+        raise NotImplementedError(f"{type(self).__name__} does not implement explain.")
+
     # Persistence ---------------------------------------------------------------------------
     def save(self, path: str) -> None:
-        """Save to a directory (``config.json`` + ``arrays.safetensors``); see [`liverec.load`][liverec.load]."""
+        """Save to a directory (``config.json`` + ``arrays.safetensors``); see [`liverec.load`][liverec.load].
+
+        After a distributed fit only rank 0 writes (the replicas are identical); on the other
+        ranks ``save`` logs that and returns.
+        """
         self._check_fitted()
+        if not writes_here(self):
+            return
         attrs, arrays = self._get_state()
         arrays = dict(arrays)
         arrays["base/users"] = self.users_.to_array()

@@ -1,4 +1,5 @@
-"""The ``liverec`` command: ``liverec info``, ``liverec demo``, ``liverec bench <name>``."""
+"""The ``liverec`` command: ``liverec info``, ``liverec demo``, ``liverec bench <name>``,
+``liverec serve MODEL_DIR``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ _EXTRAS = {
     "dev": ["pytest", "hypothesis", "sklearn", "pandas"],
     "docs": ["mkdocs", "material", "mkdocstrings", "matplotlib"],
     "bench": ["implicit"],
+    "serve": ["fastapi", "uvicorn"],
 }
 
 
@@ -52,13 +54,16 @@ def info() -> str:
 #: The benchmarks ``liverec bench`` runs: a fixed list, so that the command never runs an
 #: arbitrary file (``liverec bench ../../some/file`` is a usage error, not a script run).
 BENCHMARKS = (
+    "distributed",
     "evaluate_popularity",
     "mf_explicit",
     "mf_vs_implicit",
     "profiles",
     "sequential",
+    "serving",
     "text",
     "textbook_sasrec",
+    "trust",
 )
 
 
@@ -92,6 +97,37 @@ def bench(name: str, extra_args: list[str]) -> None:
     runpy.run_path(str(script), run_name="__main__")
 
 
+def serve(model_dir: str, *, host: str = "127.0.0.1", port: int = 8000, sha256: str | None = None,
+          history_len: int = 50, hot_window: float = 600.0, threads: int | None = None) -> None:
+    """Load a saved model and serve it over HTTP (``liverec serve MODEL_DIR``) until interrupted.
+
+    Raises:
+        SystemExit: the ``serve`` extra (FastAPI, uvicorn) is missing, or the directory does not load.
+    """
+    missing = [m for m in _EXTRAS["serve"] if importlib.util.find_spec(m) is None]
+    if missing:
+        raise SystemExit(f"liverec serve needs the serve extra ({', '.join(missing)} missing): "
+                         "pip install 'liverec[serve]'")
+    import uvicorn
+
+    from .exceptions import LiverecError
+    from .persistence import load
+    from .serving import LiveService, create_app
+
+    if threads is not None:  # once, at start-up: never on a request path
+        import torch
+
+        torch.set_num_threads(threads)
+    try:
+        model = load(model_dir, sha256=sha256)
+        service = LiveService(model, history_len=history_len, hot_window=hot_window)
+    except (LiverecError, OSError) as err:
+        raise SystemExit(f"liverec serve: cannot serve {model_dir!r}: {err}") from None
+    print(f"liverec serve: {type(model).__name__} from {model_dir} on http://{host}:{port} "
+          "(POST /events, POST /schedule, GET /recommend, /healthz, /metrics)", flush=True)
+    uvicorn.run(create_app(service), host=host, port=port, log_level="warning")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``liverec`` console command."""
     parser = argparse.ArgumentParser(prog="liverec", description="liverec: recommendation for live streaming")
@@ -105,6 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("name", choices=[*BENCHMARKS, "all"], metavar="NAME",
                    help=f"one of {', '.join(BENCHMARKS)}, or 'all'")
     b.add_argument("args", nargs=argparse.REMAINDER, help="arguments passed to the benchmark")
+    s = sub.add_parser("serve", help="serve a saved model over HTTP (needs the serve extra)")
+    s.add_argument("model_dir", metavar="MODEL_DIR", help="a directory written by model.save(path)")
+    s.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: loopback only)")
+    s.add_argument("--port", type=int, default=8000)
+    s.add_argument("--sha256", default=None, help="refuse any artefact but this one (persistence.fingerprint)")
+    s.add_argument("--history-len", type=int, default=50, help="recent events kept per viewer")
+    s.add_argument("--hot-window", type=float, default=600.0, help="'hot now' window, in the data's time unit")
+    s.add_argument("--threads", type=int, default=None, help="torch CPU threads, set once at start-up")
     args = parser.parse_args(argv)
     if args.command == "info":
         print(info())
@@ -114,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         run_demo(quick=args.quick, random_state=args.seed)
     elif args.command == "bench":
         bench(args.name, args.args)
+    elif args.command == "serve":
+        serve(args.model_dir, host=args.host, port=args.port, sha256=args.sha256, history_len=args.history_len,
+              hot_window=args.hot_window, threads=args.threads)
     return 0
 
 

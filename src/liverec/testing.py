@@ -305,6 +305,58 @@ def check_fit_rejects_bad_input(factory: ModelFactory) -> None:
         raise AssertionError("fit must reject something that is not Interactions")
 
 
+def saved_bytes_contain(path: str, ids: Any) -> list[str]:
+    """Files under the saved directory ``path`` whose bytes contain one of ``ids``.
+
+    Each id is searched as UTF-8, UTF-16 and UTF-32 text (string ids) or as its little-endian
+    int64 bytes (integer ids). Returns ``"file: id"`` for every hit (empty: no trace).
+    Meaningful for distinctive ids only: the bytes of a small integer such as ``0`` occur in
+    any binary file.
+    """
+    needles = []
+    for x in np.asarray(ids).tolist():
+        if isinstance(x, str):
+            needles += [(x, x.encode(enc)) for enc in ("utf-8", "utf-16-le", "utf-32-le")]
+        else:
+            needles.append((x, np.int64(x).tobytes()))
+    hits = []
+    for root, _, files in os.walk(path):
+        for name in files:
+            with open(os.path.join(root, name), "rb") as fh:
+                blob = fh.read()
+            hits += [f"{name}: {x!r}" for x, needle in needles if needle in blob]
+    return hits
+
+
+def check_forget(factory: ModelFactory) -> None:
+    X, schedule = contract_data()
+    model = _fit(factory, X, schedule)
+    gone = ["user17", "user23"]  # no other contract id contains these
+    assert model.forget(gone) is model, "forget must return self"
+    assert len(model.users_) == X.n_users - 2 and model.seen_.shape[0] == len(model.users_)
+    for user in gone:
+        try:
+            model.recommend(user, k=3)
+        except UnknownUserError:
+            continue
+        raise AssertionError("recommend must raise UnknownUserError for a forgotten user")
+    kept = [u for u in X.users.ids[:6].tolist() if u not in gone]
+    before = model.recommend(kept, k=5)
+    with tempfile.TemporaryDirectory() as d:
+        model.save(d)
+        hits = saved_bytes_contain(d, gone)
+        assert not hits, f"a saved model must hold no trace of forgotten users: {hits}"
+        again = load(d)
+    after = again.recommend(kept, k=5)
+    np.testing.assert_array_equal(before.items, after.items)
+    try:
+        model.forget(gone[:1])
+    except UnknownUserError:
+        pass
+    else:
+        raise AssertionError("forgetting an unknown (already forgotten) user must raise UnknownUserError")
+
+
 CHECKS: dict[str, Callable[[ModelFactory], None]] = {
     f.__name__.removeprefix("check_"): f
     for f in (
@@ -312,7 +364,7 @@ CHECKS: dict[str, Callable[[ModelFactory], None]] = {
         check_recommend_shapes, check_k_larger_than_candidates, check_candidates_respected,
         check_schedule_respected, check_exclusions, check_unknown_user, check_history_fold_in,
         check_deterministic, check_refit_from_scratch, check_save_load, check_save_load_fresh_process,
-        check_fit_rejects_bad_input,
+        check_fit_rejects_bad_input, check_forget,
     )
 }
 
@@ -324,5 +376,5 @@ def check_recommender(factory: ModelFactory, skip: tuple[str, ...] = ()) -> None
             check(factory)
 
 
-__all__ = ["CHECKS", "check_loads_in_fresh_process", "check_recommender", "contract_data"]
+__all__ = ["CHECKS", "check_loads_in_fresh_process", "check_recommender", "contract_data", "saved_bytes_contain"]
 _ = Any

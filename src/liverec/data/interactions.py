@@ -365,11 +365,27 @@ class Interactions:
         return cls.from_frame(data, **columns)
 
     @classmethod
-    def read_parquet(cls, path: str, **columns: Any) -> Interactions:
-        """Read a Parquet file (needs pandas with pyarrow); keywords as in [`from_frame`][liverec.data.Interactions.from_frame]."""
-        from .io import read_parquet_columns
+    def read_parquet(cls, path: str, *, rank: int | None = None, world_size: int | None = None,
+                     batch_rows: int = 1 << 20, **columns: Any) -> Interactions:
+        """Read a Parquet file or a directory of Parquet files (needs pyarrow: the ``parquet`` extra).
 
-        return cls.from_frame(read_parquet_columns(path), **columns)
+        Streams the data in record batches of ``batch_rows`` rows, reading only the columns it
+        needs, so data sets larger than memory in their raw form (string ids) load as long as
+        the codes fit (24 to 34 bytes per event); ``rank`` / ``world_size`` read one shard of the
+        row groups. Column keywords as in [`from_frame`][liverec.data.Interactions.from_frame]; see
+        [`read_parquet_interactions`][liverec.data.parquet.read_parquet_interactions].
+
+        Examples:
+            >>> import tempfile, pyarrow as pa, pyarrow.parquet as pq
+            >>> f = tempfile.mkdtemp() + "/events.parquet"
+            >>> pq.write_table(pa.table({"viewer": [1, 2], "room": ["a", "b"], "time": [5, 6]}), f)
+            >>> Interactions.read_parquet(f, user="viewer", item="room").users.ids.tolist()
+            [1, 2]
+        """
+        from .parquet import read_parquet_interactions
+
+        return read_parquet_interactions(path, rank=rank, world_size=world_size, batch_rows=batch_rows,
+                                         **columns)
 
     # Basic properties ----------------------------------------------------------------------
     def __len__(self) -> int:

@@ -16,6 +16,16 @@ Examples:
 from ._auc import auc, gauc
 from ._beyond import catalog_coverage, ctr, cvr, intra_list_diversity, novelty
 from ._evaluate import SEGMENTS, EvaluationResult, evaluate
+from ._exposure import (
+    ExposureReport,
+    calibration_kl,
+    exposure_gini,
+    exposure_report,
+    exposure_shares,
+    gini,
+    group_exposure,
+    tail_share,
+)
 from ._ranking import (
     RANKING_METRICS,
     hit_rate_at_k,
@@ -31,12 +41,19 @@ __all__ = [
     "RANKING_METRICS",
     "SEGMENTS",
     "EvaluationResult",
+    "ExposureReport",
     "auc",
+    "calibration_kl",
     "catalog_coverage",
     "ctr",
     "cvr",
     "evaluate",
+    "exposure_gini",
+    "exposure_report",
+    "exposure_shares",
     "gauc",
+    "gini",
+    "group_exposure",
     "hit_rate_at_k",
     "intra_list_diversity",
     "map_at_k",
@@ -46,4 +63,5 @@ __all__ = [
     "precision_at_k",
     "ranking_metrics",
     "recall_at_k",
+    "tail_share",
 ]

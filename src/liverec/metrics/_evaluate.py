@@ -17,6 +17,7 @@ from .._utils import Progress, check_random_state, concat_ranges, html_table, so
 from ..base import BaseRecommender, check_is_fitted
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
+from ._exposure import ExposureReport, exposure_report, head_tail_items
 from ._ranking import RANKING_METRICS, _per_user, _Relevance, check_cutoffs, is_member
 
 __all__ = ["EvaluationResult", "evaluate", "SEGMENTS"]
@@ -116,6 +117,7 @@ class EvaluationResult:
     n_unavailable_targets: int
     n_excluded_targets: int
     settings: dict[str, Any] = field(default_factory=dict)
+    exposure: ExposureReport | None = None
 
     @property
     def per_user(self) -> dict[str, np.ndarray]:
@@ -413,6 +415,8 @@ def evaluate(
     random_state: Any = 0,
     verbose: bool = False,
     progress: bool | None = None,
+    exposure: bool = False,
+    item_groups: Mapping[Any, Any] | None = None,
 ) -> EvaluationResult:
     """Rank every test target against the whole catalogue (or the live items) and score it.
 
@@ -460,6 +464,13 @@ def evaluate(
         verbose: Show a progress bar over the cases (tqdm when installed, else INFO
             records of the ``liverec.metrics._evaluate`` logger).
         progress: Deprecated spelling of ``verbose`` (warns with a ``DeprecationWarning``).
+        exposure: Also measure the exposure of the top-``max(k)`` lists (``result.exposure``,
+            an [`ExposureReport`][liverec.metrics.ExposureReport]): shares, Gini over the
+            catalogue, the share of tail items (outside the most popular items that make
+            80% of ``train`` events) and of new items (no ``train`` event).
+        item_groups: Item -> group (e.g. category) for the exposure's group shares and the
+            calibration of each case's list against its user's past events (needs
+            ``exposure=True``).
 
     Returns:
         [`EvaluationResult`][liverec.metrics.EvaluationResult]; ``print(result)`` shows a table.
@@ -489,6 +500,8 @@ def evaluate(
     validate_parameter("evaluate", "batch_size", batch_size, [Interval(numbers.Integral, 1, None, closed="left"), None])
     bs = int(batch_size) if batch_size else max(1, min(4096, (1 << 24) // max(n_items, 1)))
     show = _verbose_flag(verbose, progress)
+    validate_parameter("evaluate", "exposure", exposure, [bool])
+    validate_parameter("evaluate", "item_groups", item_groups, [Mapping, None])
     ranked = _rank_cases(model, plan, _case_filter(model, plan, schedule, exclude_seen),
                          min(max(ks), n_items), bs, bool(show))  # no list is longer than the catalogue
 
@@ -512,7 +525,23 @@ def evaluate(
         n_unavailable_targets=int(((t_item >= 0) & ~ranked.live).sum()),
         n_excluded_targets=int(((t_item >= 0) & ranked.live & ~ranked.allowed).sum()),
         settings=settings,
+        exposure=_exposure_of(model, train, plan, ranked.top, item_groups) if exposure else None,
     )
+
+
+def _exposure_of(model: BaseRecommender, train: Interactions, plan: _Plan, top: np.ndarray,
+                 groups: Mapping[Any, Any] | None) -> ExposureReport:
+    """The exposure report of the evaluated top lists (tail and new items from ``train``)."""
+    ids = model.items_.ids
+    lists = [ids[row[row >= 0]].tolist() for row in top]
+    codes = model.items_.codes(train.items.ids, missing="ignore")[train.item_codes]
+    counts = np.bincount(codes[codes >= 0], minlength=len(ids)).astype(np.float64)
+    histories = None
+    if groups is not None:
+        bounds = np.searchsorted(plan.past_c, np.arange(len(top) + 1))
+        histories = [ids[plan.past_i[bounds[c]:bounds[c + 1]]].tolist() for c in range(len(top))]
+    return exposure_report(lists, catalog=ids, groups=groups, tail_items=head_tail_items(ids, counts),
+                           new_items=ids[counts == 0], histories=histories)
 
 
 def _unpack(train: Any, test: Interactions | None, history: Interactions | None,

@@ -17,6 +17,7 @@ from ..base import BaseRecommender, History, _binary_csr
 from ..data import Interactions, LiveSchedule
 from ..data._columns import check_nonnegative_weights
 from ..exceptions import DataTypeError, PersistenceError
+from ..explain import Explanation, Reason, _plain, sort_reasons
 from ..persistence import expect_array, expect_attribute, expect_csr, register
 
 __all__ = ["ALS"]
@@ -180,9 +181,9 @@ class ALS(BaseRecommender):
         self.user_factors_ = X.cpu().numpy()
         self.item_factors_ = Y.cpu().numpy()
         self.user_items_ = R
-
         if self.weighting != "sum":  # every (user, item) pair with an event is in R: its pattern is seen_
             self.seen_ = sp.csr_matrix((np.ones(R.nnz, dtype=bool), R.indices, R.indptr), shape=R.shape)
+
     def partial_fit(self, interactions: Interactions) -> Self:
         """Update the model with new events, without refitting from scratch.
 
@@ -329,6 +330,60 @@ class ALS(BaseRecommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    # Privacy and explanations ------------------------------------------------------------------
+    def _forget_users(self, drop: np.ndarray, keep: np.ndarray) -> None:
+        """Exact item side: the users' rows go and every item vector is re-solved exactly.
+
+        The users' vectors and rows of ``user_items_`` are removed; then each item vector is
+        the exact least-squares solution against the remaining user vectors (the ALS item
+        step), so no item vector depends on a forgotten user's events any more. What remains
+        is indirect: the remaining users' vectors were fitted while the forgotten users'
+        events shaped the item vectors; a refit removes that too.
+        """
+        import torch
+
+        from ._linalg import CsrTensor, cholesky_solve
+
+        self.user_factors_ = np.ascontiguousarray(self.user_factors_[keep])
+        R = self.user_items_[keep].tocsr()
+        R.sort_indices()
+        self.user_items_ = R
+        cpu = torch.device("cpu")
+        with torch_threads(1):
+            Y = cholesky_solve(CsrTensor.from_scipy((R * float(self.alpha)).T.tocsr(), cpu),
+                               torch.from_numpy(self.user_factors_), float(self.regularization))
+        self.item_factors_ = Y.numpy().astype(np.float32)
+
+    def _explain(self, user_code: int, item_codes: np.ndarray) -> list[Explanation]:
+        """Exact contribution of every history item, as ``implicit``'s ``explain`` defines it.
+
+        With ``W = YᵀY + reg I + Yᵀ(C_u - I)Y`` the user's exact vector is
+        ``x_u = W⁻¹ Σ_j c_uj y_j`` over the history items ``j``, so the score of item ``i``
+        is ``Σ_j c_uj yᵢᵀ W⁻¹ y_j``: one term per history item. The terms sum to the score
+        of the exactly solved user vector (``explained_score``, what fold-in of the user's
+        history scores); ``score`` is the stored vector's, which was solved against the item
+        vectors of the previous sweep, so the two agree as training converges.
+        """
+        Y = self.item_factors_.astype(np.float64)
+        row = self.user_items_[user_code]
+        hist, conf = row.indices, 1.0 + float(self.alpha) * row.data.astype(np.float64)
+        Yh = Y[hist]
+        W = Y.T @ Y + float(self.regularization) * np.eye(Y.shape[1]) + Yh.T @ ((conf - 1.0)[:, None] * Yh)
+        # contributions[i, j] = c_j * y_i . W^-1 y_j
+        contrib = (Y[item_codes] @ np.linalg.solve(W, Yh.T)) * conf[None, :]
+        model_scores = self.user_factors_[user_code].astype(np.float64) @ Y[item_codes].T
+        user, ids = self.users_.ids[user_code], self.items_.ids
+        out = []
+        for r, c in enumerate(item_codes):
+            reasons = sort_reasons([
+                Reason("history_item", ids[j], float(contrib[r, n]), value=float(row.data[n]),
+                       text=f"{_plain(ids[j])} in your history (amount {float(row.data[n]):.3g}) adds "
+                            f"{float(contrib[r, n]):+.3g}")
+                for n, j in enumerate(hist)])
+            out.append(Explanation(user, ids[c], float(model_scores[r]), reasons,
+                                   method="exact decomposition", baseline=0.0, additive=True))
+        return out
 
     # Persistence ---------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

@@ -31,11 +31,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._params import Device, Interval
+from .._distributed import Replicas, data_fingerprint, replicas
+from .._params import Device, Interval, Options
 from .._runtime import resolve_device, torch_threads
 from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
+from ..explain import Explanation, factor_explanations
 from ..persistence import expect_array, expect_attribute, register
 
 __all__ = ["BPR", "LiveNegativeSampler"]
@@ -179,11 +181,20 @@ class BPR(BaseRecommender):
             present) or ``"auto"``. Results on CUDA are not bit-reproducible (atomic adds).
         verbose: Show a progress bar over epochs (tqdm when installed, else INFO records of
             the ``liverec.models.bpr`` logger).
+        distributed: Data-parallel training over ``torch.distributed``. ``"auto"``: under
+            ``torchrun`` with several processes (or in an initialised process group of several),
+            every process computes the updates of its share of each batch and the processes
+            exchange them (the touched rows, gathered), so that every replica applies the whole
+            batch's step and the tables stay identical; ``save`` writes on rank 0 only.
+            ``batch_size`` is then per process, and every process must pass the same
+            ``Interactions``. ``True``: require it; ``False``: never.
 
     Attributes:
         user_factors_: ``(n_users, n_factors)`` float32.
         item_factors_: ``(n_items, n_factors)`` float32.
         item_bias_: ``(n_items,)`` float32.
+        world_size_: Processes that trained the model (1 unless distributed).
+        rank_: This process's rank in that training (``save`` writes only on rank 0).
 
     Examples:
         >>> from liverec.data import Interactions
@@ -205,6 +216,7 @@ class BPR(BaseRecommender):
         "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "device": [Device(("cpu", "cuda"))],
         "verbose": [bool],
+        "distributed": [Options(("auto",)), bool],
     }
 
     def __init__(
@@ -218,6 +230,7 @@ class BPR(BaseRecommender):
         threads: int | None = None,
         device: str = "cpu",
         verbose: bool = False,
+        distributed: bool | str = "auto",
     ) -> None:
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -228,22 +241,33 @@ class BPR(BaseRecommender):
         self.threads = threads
         self.device = device
         self.verbose = verbose
+        self.distributed = distributed
 
     # Fitting -----------------------------------------------------------------------------------
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
         dev = resolve_device(self.device)
-        with torch_threads(self.threads):
-            self._train(interactions, schedule, dev)
+        with replicas(self.distributed, dev, type(self).__name__) as ctx:
+            self.world_size_, self.rank_ = (1, 0) if ctx is None else (ctx.world_size, ctx.rank)
+            if ctx is not None:
+                dev = ctx.device(dev)
+                ctx.check_same_data(type(self).__name__, data_fingerprint(
+                    len(interactions), interactions.n_users, interactions.n_items, interactions.user_codes,
+                    interactions.item_codes, interactions.time))
+            with torch_threads(self.threads if ctx is None else ctx.threads(self.threads)):
+                self._train(interactions, schedule, dev, ctx)
 
-    def _train(self, X: Interactions, schedule: LiveSchedule | None, dev: torch.device) -> None:
-        seed = int(np.random.default_rng(self.random_state).integers(2**62))
+    def _train(self, X: Interactions, schedule: LiveSchedule | None, dev: torch.device,
+               ctx: Replicas | None = None) -> None:
+        random_state = self.random_state if ctx is None else ctx.shared_seed(self.random_state)
+        seed = int(np.random.default_rng(random_state).integers(2**62))
         gen = torch.Generator().manual_seed(seed)
         n_users, n_items, d = X.n_users, X.n_items, int(self.n_factors)
         U = ((torch.rand(n_users, d, generator=gen) - 0.5) / d).to(dev)
         V = ((torch.rand(n_items, d, generator=gen) - 0.5) / d).to(dev)
         b = torch.zeros(n_items, device=dev)
         n = len(X)
-        bs = int(self.batch_size)
+        # data-parallel: the global batch, of which each replica computes its share
+        bs = int(self.batch_size) * (1 if ctx is None else ctx.world_size)
         n_batches = (n + bs - 1) // bs
         # Shuffle the events once into batches; every epoch visits the batches in a fresh
         # random order with fresh negatives. Within a batch the events are sorted by item (the
@@ -262,7 +286,7 @@ class BPR(BaseRecommender):
         # on one thread (several threads would meet at a barrier after every operation, which
         # is slower, and far slower on a busy machine).
         with torch_threads(1) if dev.type == "cpu" else contextlib.nullcontext():
-            self._epochs(U, V, b, users_d, items_d, order, sampler, n_items, n_batches, bs, gen, dev)
+            self._epochs(U, V, b, users_d, items_d, order, sampler, n_items, n_batches, bs, gen, dev, ctx)
         self.user_factors_ = U.cpu().numpy()
         self.item_factors_ = V.cpu().numpy()
         self.item_bias_ = b.cpu().numpy()
@@ -270,7 +294,7 @@ class BPR(BaseRecommender):
 
     def _epochs(self, U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, users_d: torch.Tensor, items_d: torch.Tensor,
                 order: torch.Tensor, sampler: LiveNegativeSampler | None, n_items: int, n_batches: int, bs: int,
-                gen: torch.Generator, dev: torch.device) -> None:
+                gen: torch.Generator, dev: torch.device, ctx: Replicas | None = None) -> None:
         n = len(order)
         n_epochs, reg = int(self.n_epochs), float(self.regularization)
         user_count = torch.bincount(users_d, minlength=U.shape[0]).float()
@@ -278,7 +302,7 @@ class BPR(BaseRecommender):
         # L2 decay is applied every few batches to all rows at once, in proportion to how
         # often each row is used per batch (the same shrinkage as per-sample decay).
         decay_every = max(1, n_batches // 32)
-        bar = Progress(n_epochs, "BPR", "epoch", bool(self.verbose), _log)
+        bar = Progress(n_epochs, "BPR", "epoch", bool(self.verbose) and (ctx is None or ctx.rank == 0), _log)
         for epoch in range(n_epochs):
             # linear schedule: learning_rate in the first epoch, learning_rate / n_epochs in the last
             lr = float(self.learning_rate) * (1.0 - epoch / n_epochs)
@@ -292,7 +316,10 @@ class BPR(BaseRecommender):
             since_decay = 0
             for step, bi in enumerate(torch.randperm(n_batches, generator=gen).tolist()):
                 lo, hi = bi * bs, min(n, (bi + 1) * bs)
-                _bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], lr)
+                if ctx is None:
+                    _bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], lr)
+                else:
+                    _shared_bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], lr, ctx)
                 since_decay += 1
                 if since_decay == decay_every or step + 1 == n_batches:
                     U.mul_(torch.exp(-rate * since_decay * user_count).unsqueeze(1))
@@ -351,6 +378,19 @@ class BPR(BaseRecommender):
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
 
+    # Privacy and explanations ------------------------------------------------------------------
+    def _forget_users(self, drop: np.ndarray, keep: np.ndarray) -> None:
+        """The users' vectors go; item vectors and biases keep what the users' events taught them.
+
+        Not exact: SGD mixed every event into the shared item vectors and biases, and there
+        is no closed form to take them out. ``benchmarks/trust.py`` measures what remains.
+        """
+        self.user_factors_ = np.ascontiguousarray(self.user_factors_[keep])
+
+    def _explain(self, user_code: int, item_codes: np.ndarray) -> list[Explanation]:
+        """Exact decomposition ``p_u . q_i + b_i``, plus the most similar history items as context."""
+        return factor_explanations(self, user_code, item_codes)
+
     # Persistence ------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"device": self.device_}, {
@@ -372,15 +412,40 @@ def _bpr_step(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor
     For ``x = p.(q_i - q_j) + b_i - b_j`` and ``z = sigmoid(-x)`` the ascent directions are
     ``z (q_i - q_j)`` for ``p``, ``z p`` for ``q_i``, ``-z p`` for ``q_j``, ``+-z`` for biases.
     """
-    d = U.shape[1]
+    grad_u, grad_i, z = _bpr_updates(U, V, b, u, i, j, lr)
+    _apply_bpr_updates(U, V, b, u, i, j, grad_u, grad_i, z)
+
+
+def _bpr_updates(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
+                 j: torch.Tensor, lr: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The step's rows: ``lr z (q_i - q_j)`` for the users, ``lr z p`` for the items, ``lr z``."""
     pu = U.index_select(0, u)
     qi = V.index_select(0, i)
     qi.sub_(V.index_select(0, j))            # q_i - q_j
     x = torch.linalg.vecdot(pu, qi).add_(b.index_select(0, i)).sub_(b.index_select(0, j))
     z = torch.sigmoid(x.neg_()).mul_(lr)
     zc = z.unsqueeze(1)
-    grad_u = qi.mul_(zc)
-    grad_i = pu.mul_(zc)
+    return qi.mul_(zc), pu.mul_(zc), z
+
+
+def _shared_bpr_step(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
+                     j: torch.Tensor, lr: float, ctx: Replicas) -> None:
+    """Data-parallel ``_bpr_step`` on a global batch: this replica computes the rows of its
+    share, the replicas gather everyone's rows (in rank order: the batch's order) and each
+    applies all of them, so the tables stay identical and the step is one process's step."""
+    sizes = ctx.shard_sizes(len(u))
+    lo = sum(sizes[:ctx.rank])
+    own = slice(lo, lo + sizes[ctx.rank])
+    grad_u, grad_i, z = _bpr_updates(U, V, b, u[own], i[own], j[own], lr)
+    d = U.shape[1]
+    rows = ctx.all_gather_rows(torch.cat([grad_u, grad_i, z.unsqueeze(1)], 1), sizes)
+    _apply_bpr_updates(U, V, b, u, i, j, rows[:, :d], rows[:, d:2 * d].contiguous(), rows[:, 2 * d].contiguous())
+
+
+def _apply_bpr_updates(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
+                       j: torch.Tensor, grad_u: torch.Tensor, grad_i: torch.Tensor, z: torch.Tensor) -> None:
+    """Add a step's rows to the tables (``grad_i`` and ``z`` are negated in place)."""
+    d = U.shape[1]
     U.scatter_add_(0, u.unsqueeze(1).expand(-1, d), grad_u)
     V.scatter_add_(0, i.unsqueeze(1).expand(-1, d), grad_i)
     V.scatter_add_(0, j.unsqueeze(1).expand(-1, d), grad_i.neg_())

@@ -35,6 +35,7 @@ from .._utils import Progress
 from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..exceptions import DataValidationError, PersistenceError, UnknownItemError
+from ..explain import Explanation, factor_explanations
 from ..persistence import expect_array, expect_attribute, register
 
 _log = logging.getLogger(__name__)
@@ -361,6 +362,22 @@ class MatrixFactorization(BaseRecommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
+
+    # Privacy and explanations ------------------------------------------------------------------
+    def _forget_users(self, drop: np.ndarray, keep: np.ndarray) -> None:
+        """The users' biases and vectors go; ``μ``, item biases and item vectors remain as fitted.
+
+        Not exact: the users' ratings shaped the shared parameters (with ``solver="als"``,
+        every item vector solved against their vectors); ``benchmarks/trust.py`` measures
+        what remains. A refit removes it.
+        """
+        self.user_factors_ = np.ascontiguousarray(self.user_factors_[keep])
+        self.user_bias_ = np.ascontiguousarray(self.user_bias_[keep])
+
+    def _explain(self, user_code: int, item_codes: np.ndarray) -> list[Explanation]:
+        """Exact decomposition ``μ + b_u + b_i + p_u . q_i`` (unclipped), plus similar history items."""
+        return factor_explanations(self, user_code, item_codes, baseline=float(self.global_mean_),
+                                   user_bias=float(self.user_bias_[user_code]))
 
     # Persistence --------------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

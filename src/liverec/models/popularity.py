@@ -13,6 +13,7 @@ from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule
 from ..data._columns import check_nonnegative_weights
 from ..exceptions import DataValidationError, PersistenceError
+from ..explain import Explanation, Reason
 from ..persistence import expect_array, expect_attribute, expect_indices, register
 
 _STRATEGIES = ("global", "recent", "live")
@@ -53,20 +54,62 @@ class Popularity(BaseRecommender):
 
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
         w = self._row_weights(interactions)
-        n_items = interactions.n_items
-        if self.weighting == "users":
-            pairs = sorted_unique(interactions.user_codes * np.int64(n_items) + interactions.item_codes)
-            counts: np.ndarray = np.bincount(pairs % n_items, minlength=n_items).astype(np.float64)
-        else:
-            counts = np.bincount(interactions.item_codes, weights=w, minlength=n_items)
-        self.item_popularity_ = counts.astype(np.float32)
         order = np.argsort(interactions.time, kind="stable")
         self.event_times_ = interactions.time[order]
         self.event_items_ = interactions.item_codes[order]
         self.event_weights_ = w[order]
+        self.event_users_: np.ndarray | None = interactions.user_codes[order]
+        self._summarise(interactions.n_items)
+
+    def _summarise(self, n_items: int) -> None:
+        """Popularity, window and end time from the stored events (fit, and forget)."""
+        if self.weighting == "users":
+            pairs = sorted_unique(self.event_users_ * np.int64(n_items) + self.event_items_)
+            counts: np.ndarray = np.bincount(pairs % n_items, minlength=n_items).astype(np.float64)
+        else:
+            counts = np.bincount(self.event_items_, weights=self.event_weights_, minlength=n_items)
+        self.item_popularity_ = counts.astype(np.float32)
+        if not len(self.event_times_):  # every user forgotten: nothing is popular any more
+            return
         span = float(self.event_times_[-1] - self.event_times_[0])
         self.window_ = float(self.window) if self.window is not None else max(span / 10.0, 1e-9)
         self.t_end_ = float(self.event_times_[-1]) + 1e-9
+
+    def _forget_users(self, drop: np.ndarray, keep: np.ndarray) -> None:
+        """Exact: the users' events are removed and everything is recounted from the rest."""
+        if self.event_users_ is None:
+            raise PersistenceError(
+                "this Popularity model was saved by a liverec version that did not record who did each "
+                "event, so it cannot forget users; refit it on the events without those users.")
+        mine = drop[self.event_users_]
+        new_code = np.cumsum(~drop) - 1
+        self.event_times_ = self.event_times_[~mine]
+        self.event_items_ = self.event_items_[~mine]
+        self.event_weights_ = self.event_weights_[~mine]
+        self.event_users_ = new_code[self.event_users_[~mine]]
+        self._summarise(len(self.items_))
+
+    def _explain(self, user_code: int, item_codes: np.ndarray) -> list[Explanation]:
+        """The count behind each score: all-time (and, for ``"recent"``, in-window) popularity."""
+        what = {"count": "events", "users": "distinct viewers", "event": "event-weighted events",
+                "sum": "summed weight"}[self.weighting]
+        recent = self._recent_counts(self.t_end_) if self.strategy == "recent" else None
+        out = []
+        for c in item_codes:
+            total = float(self.item_popularity_[c])
+            reasons = [Reason("count", "all-time popularity", total, value=total,
+                              text=f"{total:.4g} {what} in the training data")]
+            score = total
+            if recent is not None:
+                score = float(recent[c])
+                in_window = score - total / (float(self.item_popularity_.max()) + 1.0)
+                reasons = [Reason("count", "recent popularity", in_window, value=in_window,
+                                  text=f"{in_window:.4g} {what} in the last {self.window_:.4g} time units"),
+                           Reason("count", "all-time popularity (tie-break)", score - in_window, value=total,
+                                  text=f"{total:.4g} {what} in all, to break ties")]
+            out.append(Explanation(self.users_.ids[user_code], self.items_.ids[c], score, reasons,
+                                   method="count", baseline=0.0, additive=True))
+        return out
 
     def _row_weights(self, X: Interactions) -> np.ndarray:
         if self.weighting == "event":
@@ -110,6 +153,7 @@ class Popularity(BaseRecommender):
         return {"window": self.window_, "t_end": self.t_end_}, {
             "item_popularity": self.item_popularity_, "event_times": self.event_times_,
             "event_items": self.event_items_, "event_weights": self.event_weights_,
+            **({} if self.event_users_ is None else {"event_users": self.event_users_}),
         }
 
     def _load_state(self, attributes: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
@@ -125,3 +169,6 @@ class Popularity(BaseRecommender):
             raise PersistenceError("arrays.safetensors: tensor 'event_times': must be in time order")
         self.event_items_ = expect_indices(arrays, "event_items", n_i, (n_e,))
         self.event_weights_ = expect_array(arrays, "event_weights", "f", (n_e,), finite=True)
+        # saved before forget existed: no record of who did each event (forget then refuses)
+        self.event_users_ = (expect_indices(arrays, "event_users", len(self.users_), (n_e,))
+                             if "event_users" in arrays else None)

@@ -14,6 +14,7 @@ from ..base import BaseRecommender, History
 from ..data import Interactions, LiveSchedule, TextEvents
 from ..data.interactions import EVENT_TYPES
 from ..exceptions import DataTypeError, DataValidationError, PersistenceError, UnknownItemError
+from ..explain import Explanation, Reason, sort_reasons
 from ..persistence import StateArrays, expect_array, expect_attribute, register
 from ..profiles.builder import UserProfileBuilder, read_item_table
 
@@ -497,6 +498,56 @@ class ProfileRanker(BaseRecommender):
         self.seen_ = (seen + extra).astype(bool).tocsr()
         self.seen_.sort_indices()
         return self
+
+    # Privacy and explanations --------------------------------------------------------------------
+    def _forget_users(self, drop: np.ndarray, keep: np.ndarray) -> None:
+        """The users' profiles go, exactly (see [`UserProfileBuilder.forget`][liverec.profiles.UserProfileBuilder.forget]).
+
+        The network's weights (and the feature means and scales) were trained on pairs that
+        included the users' events and stay as they are: a handful of numbers shared by
+        every pair, not a per-user state; refit to remove that too.
+        """
+        ids = self.users_.ids[drop]
+        mine = self.builder_.users_.codes(ids, missing="ignore") >= 0
+        if mine.any():
+            self.builder_.forget(ids[mine])
+
+    def _explain(self, user_code: int, item_codes: np.ndarray) -> list[Explanation]:
+        """The profile features behind each product's score, by feature occlusion.
+
+        The contribution of a feature is ``score - score with that feature at its training
+        mean``; with ``n_layers=0`` (logistic regression) this is exactly the feature's term
+        of the logit, and the contributions sum to the score minus the bias
+        (``additive=True``). Scores are logits of the purchase probability, at ``now_``.
+        """
+        import torch
+
+        b = self.builder_
+        bu = b.users_.codes(self.users_.ids[[user_code]], missing="ignore")
+        F = self._pair_features(b, np.repeat(bu, len(item_codes)), item_codes, float(b.now_))
+        Z = (F - self.mean_) / self.scale_
+        n_f = Z.shape[1]
+        # row 0 of each block: the pair as it is; row 1 + f: feature f set to its mean (z = 0)
+        blocks = np.repeat(Z[:, None, :], n_f + 1, axis=1)
+        blocks[:, np.arange(1, n_f + 1), np.arange(n_f)] = 0.0
+        params = [torch.as_tensor(w) for w in self.weights_]
+        with torch.no_grad():
+            s = _forward(params, torch.as_tensor(blocks.reshape(-1, n_f), dtype=torch.float32))
+        s = s.numpy().astype(np.float64).reshape(len(item_codes), n_f + 1)
+        linear = len(self.weights_) == 2
+        user, ids = self.users_.ids[user_code], self.items_.ids
+        out = []
+        for r, c in enumerate(item_codes):
+            drops = s[r, 0] - s[r, 1:]
+            reasons = sort_reasons([
+                Reason("profile_feature", name, float(drops[f]), value=float(F[r, f]),
+                       text=f"{name} = {float(F[r, f]):.3g} ({'raises' if drops[f] >= 0 else 'lowers'} the score "
+                            f"by {abs(float(drops[f])):.3g})")
+                for f, name in enumerate(PAIR_FEATURES) if drops[f] != 0.0])
+            baseline = float(s[r, 0] - drops.sum()) if linear else 0.0
+            out.append(Explanation(user, ids[c], float(s[r, 0]), reasons, method="feature occlusion",
+                                   baseline=baseline, additive=linear))
+        return out
 
     def _resize_seen(self) -> sp.csr_matrix:
         s = self.seen_

@@ -159,6 +159,13 @@ class Table:
         return type(self)(**{f.name: None if (a := getattr(self, f.name)) is None else a.copy()
                              for f in self._columns()})
 
+    def take(self, rows: np.ndarray) -> Self:
+        """A copy holding only the given rows of the row fields, in that order."""
+        return type(self)(**{
+            f.name: None if (a := getattr(self, f.name)) is None
+            else (a[rows] if f.metadata["shape"][0] == "rows" else a).copy()
+            for f in self._columns()})
+
     def to_arrays(self, rows: int | None = None) -> dict[str, np.ndarray]:
         """The fields by saved name, cut to the first ``rows`` rows (row tables), contiguous."""
         out: dict[str, np.ndarray] = {}

@@ -307,6 +307,9 @@ class UserProfileBuilder(ParamsMixin):
         self.pop_table_ = PopulationTable.empty(dims)
         self.pairs_item_ = LogSparse()
         self.pairs_streamer_ = LogSparse()
+        # per (user, item * n_event_types + event): log event count, so forget can take a user's
+        # events out of the item counts (None in directories saved before forget existed)
+        self.pairs_event_: LogSparse | None = LogSparse()
         self._cache: dict[str, Any] = {}
         self.is_fitted_ = True
 
@@ -506,6 +509,8 @@ class UserProfileBuilder(ParamsMixin):
             _fold(items.weight, i, lw)
             pop.counts += np.bincount(ev, minlength=n_types)
             _scatter_add(items.counts.reshape(-1), i * n_types + ev, np.ones(len(i)))
+            if self.pairs_event_ is not None:
+                self.pairs_event_.add(u, i * n_types + ev, np.zeros(len(u)))
         self.now_ = max(self.now_, float(t.max()))
 
     def _fold_categories(self, u: np.ndarray, i: np.ndarray, lw: np.ndarray, population: bool) -> None:
@@ -573,6 +578,78 @@ class UserProfileBuilder(ParamsMixin):
         np.minimum.at(table.first, users, t)
         np.maximum.at(table.last, users, t)
         self.now_ = max(self.now_, float(t.max()))
+
+    # Forgetting -------------------------------------------------------------------------------
+    def forget(self, users: Any) -> Self:
+        """Remove users and every trace of their events from the profiles, exactly.
+
+        Their rows (affinities, counts, activity, comment taste) go, and everything summed
+        over users is recomputed from the users who remain: the population profile (the
+        cold-start prior), the items' decayed popularity and their event counts. Profiles
+        of the remaining users then equal those of a refit without the removed users (up to
+        float rounding). Two things are kept: the clock ``now_`` (the latest event time
+        seen) and the text of comments the users wrote, which was folded into the items'
+        text vectors anonymously (it is item text, keyed by item, not by user).
+
+        Args:
+            users: One external user id or a sequence of them, all known.
+
+        Returns:
+            ``self``.
+
+        Raises:
+            UnknownUserError: for an unknown user (nothing is changed).
+            PersistenceError: for a builder loaded from a directory saved before
+                ``forget`` existed (it has no per-user event counts); refit it.
+
+        Examples:
+            >>> from liverec.data import Interactions
+            >>> X = Interactions.from_arrays(["ann", "bob", "bob"], ["s1", "s1", "s2"],
+            ...                              time=[0.0, 1.0, 2.0], event=["view", "view", "cart"])
+            >>> b = UserProfileBuilder().fit(X).forget("bob")
+            >>> b.users_.ids.tolist(), b.item_counts_[:2].sum(axis=1).tolist()
+            (['ann'], [1.0, 0.0])
+        """
+        self._check_fitted()
+        _, codes = self._codes(users, "raise")
+        if self.pairs_event_ is None:
+            raise PersistenceError(
+                "this UserProfileBuilder was saved by a liverec version without per-user event counts, "
+                "so it cannot forget users exactly; refit it on the events without those users.")
+        n_users, n_items = len(self.users_), len(self.items_)
+        drop = np.zeros(n_users, dtype=bool)
+        drop[codes] = True
+        keep = np.flatnonzero(~drop)
+        new_code = np.cumsum(~drop) - 1
+        # take the users' events out of the item counts (exact: integer counts)
+        r, c, v = self.pairs_event_.entries()
+        gone = drop[r]
+        _scatter_add(self.item_table_.counts.reshape(-1), c[gone], -np.rint(np.exp(v[gone])))
+        stores = {}
+        for key in (*self._PAIR_STORES, "pairs_event"):
+            r, c, v = getattr(self, f"{key}_").entries()
+            mine = drop[r]
+            stores[key] = LogSparse.from_arrays(new_code[r[~mine]], c[~mine], v[~mine])
+        self.pairs_item_, self.pairs_streamer_ = stores["pairs_item"], stores["pairs_streamer"]
+        self.pairs_event_ = stores["pairs_event"]
+        self.user_table_ = self.user_table_.take(keep)
+        self.users_ = IdMap(self.users_.ids[keep], "user") if len(keep) else IdMap(self.users_.ids[:0], "user")
+        self._recompute_population(n_items)
+        self._cache.clear()
+        return self
+
+    def _recompute_population(self, n_items: int) -> None:
+        """Sums over users (population profile, item popularity) from the users' own rows."""
+        users, pop, n = self.user_table_, self.pop_table_, len(self.users_)
+        pop.total[:] = _row_lse(users.total[None, :n])
+        pop.cat[:] = _row_lse(users.cat[:n].T)
+        pop.band[:] = _row_lse(users.band[:n].T)
+        pop.price_num[:] = _row_lse(users.price_num[None, :n])
+        pop.price_den[:] = _row_lse(users.price_den[None, :n])
+        pop.counts[:] = users.counts[:n].sum(axis=0)
+        _, cols, logv = self.pairs_item_.entries()
+        self.item_table_.weight[:] = -np.inf
+        self.item_table_.weight[:n_items] = group_logsumexp(logv, cols, n_items)
 
     # Features ---------------------------------------------------------------------------------
     def item_vectors(self) -> np.ndarray | None:
@@ -900,6 +977,7 @@ class UserProfileBuilder(ParamsMixin):
         out.user_table_ = UserTable.empty(self._dims())
         out.pairs_item_ = LogSparse()
         out.pairs_streamer_ = LogSparse()
+        out.pairs_event_ = LogSparse()
         # tables shared with self must not be written in place by the copy's ingest
         out.item_table_ = self.item_table_.copy()
         out.pop_table_ = self.pop_table_.copy()
@@ -946,9 +1024,11 @@ class UserProfileBuilder(ParamsMixin):
             "users": self.users_.to_array(),
             "items": self.items_.to_array(),
         }
-        for key in self._PAIR_STORES:
-            r, c, v = getattr(self, f"{key}_").entries()
-            arrays[f"{key}/rows"], arrays[f"{key}/cols"], arrays[f"{key}/logv"] = r.copy(), c.copy(), v.copy()
+        for key in self._PAIR_STORES + ("pairs_event",):
+            store = getattr(self, f"{key}_", None)
+            if store is not None:
+                r, c, v = store.entries()
+                arrays[f"{key}/rows"], arrays[f"{key}/cols"], arrays[f"{key}/logv"] = r.copy(), c.copy(), v.copy()
         if self.streamers_ is not None:
             arrays["streamers"] = self.streamers_.to_array()
         attrs = {"t0": self.t0_, "now": self.now_, "c": self.c_, "dim": self.dim_, "categories": list(self.categories_),
@@ -970,6 +1050,8 @@ class UserProfileBuilder(ParamsMixin):
         self.pop_table_ = PopulationTable.from_arrays(arrays, dims)
         for key, n_cols in zip(self._PAIR_STORES, (len(self.items_), dims.streamers), strict=True):
             setattr(self, f"{key}_", _load_pairs(arrays, key, len(self.users_), n_cols))
+        self.pairs_event_ = (_load_pairs(arrays, "pairs_event", len(self.users_), len(self.items_) * dims.events)
+                             if "pairs_event/rows" in arrays else None)
         self._cache = {}
         self.is_fitted_ = True
 

@@ -8,11 +8,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from ..._distributed import replicas
 from ..._params import Device, Interval, Options
 from ..._runtime import resolve_device, torch_threads
+from ..._utils import concat_ranges
 from ...base import BaseRecommender, History
 from ...data import Interactions, LiveSchedule
 from ...exceptions import DataValidationError, InvalidParameterError, PersistenceError
+from ...explain import Explanation, Reason, _plain, sort_reasons
 from ...persistence import StateArrays, expect_array, expect_attribute, expect_csr, register
 from .data import TimeBuckets
 
@@ -94,6 +97,16 @@ class SequentialTransformer(BaseRecommender):
         verbose: Show a progress bar over epochs with loss and validation NDCG (tqdm when
             installed, else INFO records of the ``liverec.models.sequential.training``
             logger; every epoch is logged at DEBUG either way).
+        distributed: Data-parallel training over ``torch.distributed``. ``"auto"``: when the
+            script runs under ``torchrun`` with several processes (or a process group of
+            several processes is initialised), every process trains a replica on its share of
+            each batch, gradients are averaged by ``DistributedDataParallel`` (``gloo`` on the
+            CPU, ``nccl`` on CUDA), validation, early stopping and the time limit are decided
+            once for all, and ``save`` writes on rank 0 only. ``batch_size`` is then per
+            process (the global batch is ``batch_size`` times the number of processes), every
+            process must pass the same ``Interactions``, and ``threads=None`` shares the cores
+            among the processes of a machine. ``True``: require it (raise when there is no
+            process group); ``False``: never (each process fits on its own).
 
     Attributes:
         history_: One dict per epoch: ``epoch``, ``loss``, ``val_ndcg`` (or ``None``),
@@ -101,6 +114,8 @@ class SequentialTransformer(BaseRecommender):
         best_epoch_: The epoch whose weights were kept.
         n_epochs_: Epochs run.
         fit_seconds_: Wall time of training.
+        world_size_: Processes that trained the model (1 unless distributed).
+        rank_: This process's rank in that training (``save`` writes only on rank 0).
 
     Examples:
         >>> from liverec.data import Interactions
@@ -164,6 +179,7 @@ class SequentialTransformer(BaseRecommender):
         "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
         "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "verbose": [bool],
+        "distributed": [Options(("auto",)), bool],
     }
 
     def __init__(
@@ -196,6 +212,7 @@ class SequentialTransformer(BaseRecommender):
         random_state: int | None = None,
         threads: int | None = None,
         verbose: bool = False,
+        distributed: bool | str = "auto",
     ) -> None:
         self.max_len = max_len
         self.embedding_dim = embedding_dim
@@ -225,6 +242,7 @@ class SequentialTransformer(BaseRecommender):
         self.random_state = random_state
         self.threads = threads
         self.verbose = verbose
+        self.distributed = distributed
 
     # Validation of hyper-parameters ------------------------------------------------------------
     def _validate_param_relations(self) -> None:
@@ -253,12 +271,16 @@ class SequentialTransformer(BaseRecommender):
 
         features = self._align_features(item_features)
         n_items = len(self.items_)
-        rng = np.random.default_rng(self.random_state)
-        seed = int(rng.integers(2**31 - 1))
-        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
-        with torch_threads(self.threads), torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            train(self, interactions, schedule, features, n_items, rng)
+        with replicas(self.distributed, self._torch_device(), type(self).__name__) as ctx:
+            # replicas share one seed (rank 0's when random_state is None)
+            rng = np.random.default_rng(self.random_state if ctx is None else ctx.shared_seed(self.random_state))
+            seed = int(rng.integers(2**31 - 1))
+            devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+            self.world_size_, self.rank_ = (1, 0) if ctx is None else (ctx.world_size, ctx.rank)
+            threads = self.threads if ctx is None else ctx.threads(self.threads)
+            with torch_threads(threads), torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                train(self, interactions, schedule, features, n_items, rng, ctx)
 
     def _align_features(self, item_features: Any) -> np.ndarray | None:
         """Item features as a float32 matrix aligned to ``self.items_`` (which may grow)."""
@@ -379,6 +401,46 @@ class SequentialTransformer(BaseRecommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self._item_cache()[1:].cpu().numpy()
+
+    # Privacy and explanations ------------------------------------------------------------------
+    def _forget_users(self, drop: np.ndarray, keep: np.ndarray) -> None:
+        """The users' event sequences go; the network's weights keep what their sequences taught.
+
+        Not exact: every training window moved the shared weights (item embeddings,
+        attention, positions). The model cannot score a forgotten user any more without a
+        ``history``; ``benchmarks/trust.py`` measures what remains in the weights.
+        """
+        lengths = np.diff(self.seq_indptr_)[keep]
+        rows = concat_ranges(self.seq_indptr_[keep], lengths)
+        self.seq_items_ = self.seq_items_[rows]
+        self.seq_times_ = self.seq_times_[rows]
+        self.seq_indptr_ = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+    def _explain(self, user_code: int, item_codes: np.ndarray) -> list[Explanation]:
+        """Leave-one-out attribution of every history event the model reads.
+
+        The contribution of event ``j`` is ``score(history) - score(history without j)``:
+        how much the item's score drops when that one event is removed (both scored at the
+        same request time, the user's next expected event). Only the last ``max_len``
+        events are read, so only they are attributed. Contributions are not additive.
+        """
+        items, times = self._known_histories(np.array([user_code]), None)[0]
+        L = min(len(items), int(self.max_len))
+        items, times = items[len(items) - L:], times[len(times) - L:]
+        at = np.full(L + 1, (times[-1] + self.median_gap_) if L else 0.0)
+        variants = [(items, times)] + [(np.delete(items, j), np.delete(times, j)) for j in range(L)]
+        scores = np.asarray(self._score_sequences(variants, at)[:, item_codes], dtype=np.float64)
+        user, ids = self.users_.ids[user_code], self.items_.ids
+        out = []
+        for r, c in enumerate(item_codes):
+            drops = scores[0, r] - scores[1:, r]
+            reasons = sort_reasons([
+                Reason("history_event", ids[items[j]], float(drops[j]), value=float(times[j]),
+                       text=f"{_plain(ids[items[j]])} ({L - j} events ago) {'raises' if drops[j] >= 0 else 'lowers'} "
+                            f"the score by {abs(float(drops[j])):.3g}")
+                for j in range(L)])
+            out.append(Explanation(user, ids[c], float(scores[0, r]), reasons, method="leave-one-out"))
+        return out
 
     # Persistence -----------------------------------------------------------------------------
     def _get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:

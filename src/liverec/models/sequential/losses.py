@@ -98,6 +98,17 @@ def batch_loss(net: SequenceEncoder, batch: Batch, rng: np.random.Generator,
     return (per * t.w).sum() / wsum, t.n
 
 
+def target_mass(batch: Batch, cfg: LossSettings) -> float:
+    """The total target weight ``batch_loss`` divides by (its loss is a weighted mean): the
+    next events' weights, plus the decayed later ones of a ``"ce"`` target horizon."""
+    valid = batch.valid
+    mass = float(batch.weights[valid].sum(dtype=np.float64))
+    if cfg.loss == "ce" and int(cfg.target_horizon) > 1:
+        decay = float(cfg.horizon_decay) ** np.arange(1, int(cfg.target_horizon), dtype=np.float64)
+        mass += float((batch.later_weights[valid] * decay).sum())
+    return mass
+
+
 def full_softmax_loss(net: SequenceEncoder, batch: Batch, t: _Targets, cfg: LossSettings) -> torch.Tensor:
     """``"ce"``: cross-entropy over the (live, trained) catalogue, ``target_horizon`` targets a row."""
     dev, n, valid_np = cfg.device, t.n, batch.valid

@@ -5,6 +5,13 @@ and runs the epochs: each epoch draws training windows, takes one AdamW step per
 the learning rate from `lr_factor`, then scores the validation users
 (`validation_ndcg`) for early stopping; a time limit ends training early and stretches
 the learning-rate schedule over the time instead of the steps.
+
+Data-parallel (``distributed``, see ``liverec._distributed``): every replica draws the same
+global batches of ``batch_size * world_size`` windows and trains on its part of each inside
+``DistributedDataParallel``; each replica's loss is scaled by its share of the batch's target
+weight, so the averaged gradient is the gradient of the global batch's loss. The clock behind
+``time_limit`` is rank 0's, validation users are split among the replicas and their NDCG
+summed, and rank 0's stop decision is broadcast.
 """
 
 from __future__ import annotations
@@ -14,11 +21,12 @@ import math
 import numbers
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from ..._distributed import Replicas, data_fingerprint
 from ..._utils import Progress
 from ...data import Interactions, LiveSchedule
 from .data import (
@@ -31,7 +39,7 @@ from .data import (
     live_mask,
     repeat_gaps,
 )
-from .losses import LossSettings, batch_loss
+from .losses import LossSettings, batch_loss, target_mass
 from .network import SequenceEncoder
 
 if TYPE_CHECKING:
@@ -59,16 +67,21 @@ class _Clock:
     time_limit: float | None
     t0: float = field(default_factory=time.perf_counter)
     step: int = 0
+    #: seconds elapsed as agreed by the replicas at the current step (rank 0's); ``None``: own clock
+    shared: float | None = None
+
+    def elapsed(self) -> float:
+        return self.shared if self.shared is not None else time.perf_counter() - self.t0
 
     def fraction(self) -> float:
         """Fraction of training done: of the steps, or of the time limit when further along."""
         frac = self.step / self.total_steps
         if self.time_limit is not None:
-            frac = max(frac, (time.perf_counter() - self.t0) / float(self.time_limit))
+            frac = max(frac, self.elapsed() / float(self.time_limit))
         return frac
 
     def out_of_time(self) -> bool:
-        return self.time_limit is not None and time.perf_counter() - self.t0 > float(self.time_limit)
+        return self.time_limit is not None and self.elapsed() > float(self.time_limit)
 
 
 @dataclass
@@ -106,12 +119,37 @@ class _Loop:
     rng: np.random.Generator
     clock: _Clock
     amp: bool
+    #: computes a batch's loss: ``_LossModule`` around ``net``, in ``DistributedDataParallel``
+    #: when data-parallel
+    runner: Any = None
+    replicas: Replicas | None = None
+    #: draws the sampled losses' negatives (``rng`` alone; a per-rank stream when data-parallel,
+    #: so that ``rng`` draws the same windows on every replica)
+    loss_rng: np.random.Generator | None = None
+    batch_size: int = 1  # the global batch: ``batch_size`` windows per replica
+
+
+class _LossModule(torch.nn.Module):
+    """``batch_loss`` as a module, so that ``DistributedDataParallel`` sees the whole forward."""
+
+    def __init__(self, net: SequenceEncoder) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, batch: Batch, rng: np.random.Generator, cfg: LossSettings) -> tuple[torch.Tensor, int]:
+        return batch_loss(self.net, batch, rng, cfg)
 
 
 def train(model: SequentialTransformer, X: Interactions, schedule: LiveSchedule | None,
-          features: np.ndarray | None, n_items: int, rng: np.random.Generator) -> None:
-    """Fit ``model`` (its fitted attributes, ``net_`` included) to ``X``."""
+          features: np.ndarray | None, n_items: int, rng: np.random.Generator,
+          replicas: Replicas | None = None) -> None:
+    """Fit ``model`` (its fitted attributes, ``net_`` included) to ``X``; data-parallel with
+    ``replicas``."""
     dev = model._torch_device()
+    if replicas is not None:
+        dev = replicas.device(dev)
+        replicas.check_same_data(type(model).__name__, data_fingerprint(
+            len(X), X.n_users, X.n_items, X.user_codes, X.item_codes, X.time))
     split = _split(model, X, n_items, rng)
     model.trained_items_ = split.trained
     model.time_buckets_ = None
@@ -126,10 +164,17 @@ def train(model: SequentialTransformer, X: Interactions, schedule: LiveSchedule 
                             weight_decay=float(model.weight_decay))
     amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
     losses = _loss_settings(model, split.trained, n_items, dev)
+    batch_size = int(model.batch_size) * (1 if replicas is None else replicas.world_size)
     steps_per_epoch = max(1, len(length_batches(epoch_windows(split.train, split.users, int(model.max_len), rng,
-                                                              model.windows)[1], int(model.batch_size), rng)))
+                                                              model.windows)[1], batch_size, rng)))
     clock = _Clock(steps_per_epoch * int(model.n_epochs), model.time_limit)
-    stopper = _run_epochs(_Loop(model, net, opt, split, losses, rng, clock, amp))
+    runner: Any = _LossModule(net)
+    loss_rng = rng
+    if replicas is not None:
+        runner = replicas.wrap(runner, dev)
+        loss_rng = rng.spawn(replicas.world_size)[replicas.rank]  # spawning draws nothing from rng
+    stopper = _run_epochs(_Loop(model, net, opt, split, losses, rng, clock, amp, runner, replicas, loss_rng,
+                                batch_size))
     if stopper.best_state is not None:
         net.load_state_dict(stopper.best_state)
     net.eval()
@@ -232,19 +277,25 @@ def _run_epochs(loop: _Loop) -> _EarlyStopping:
     """Train epoch after epoch until ``n_epochs``, early stopping or the time limit."""
     model = loop.model
     stopper = _EarlyStopping(model.patience)
-    progress_bar = Progress(int(model.n_epochs), "SequentialTransformer", "epoch", bool(model.verbose), _log)
+    shown = bool(model.verbose) and (loop.replicas is None or loop.replicas.rank == 0)
+    progress_bar = Progress(int(model.n_epochs), "SequentialTransformer", "epoch", shown, _log)
     model.history_ = []
     for epoch in range(1, int(model.n_epochs) + 1):
         e0 = time.perf_counter()
         loss_sum, tgt_sum, out_of_time = _train_epoch(loop)
+        if loop.replicas is not None:  # the global batch's loss per target
+            summed = loop.replicas.all_sum([loss_sum, tgt_sum])
+            loss_sum, tgt_sum = float(summed[0]), int(summed[1])
         model._cache = None
-        val = validation_ndcg(model, loop.split.full, loop.split.val_users) if len(loop.split.val_users) else None
+        val = _validate(loop)
         rec = {"epoch": epoch, "loss": loss_sum / max(tgt_sum, 1), "val_ndcg": val,
                "seconds": time.perf_counter() - e0, "targets": int(tgt_sum)}
         model.history_.append(rec)
         progress_bar.update(1, loss=rec["loss"], val_ndcg=rec["val_ndcg"])
-        stop = stopper.update(val, epoch, loop.net)
-        if stop or out_of_time:
+        stop = stopper.update(val, epoch, loop.net) or out_of_time
+        if loop.replicas is not None:
+            stop = loop.replicas.broadcast_flag(stop)  # decided once, by rank 0
+        if stop:
             break
     progress_bar.close()
     return stopper
@@ -256,25 +307,45 @@ def _train_epoch(loop: _Loop) -> tuple[float, int, bool]:
     loop.net.train()
     starts, wlens = epoch_windows(loop.split.train, loop.split.users, int(model.max_len), loop.rng, model.windows)
     loss_sum, tgt_sum = 0.0, 0
-    for bidx in length_batches(wlens, int(model.batch_size), loop.rng):
-        batch = gather_batch(loop.split.train, starts[bidx], wlens[bidx], int(model.target_horizon))
-        loss, n_t = _step(loop, batch)
-        loss_sum += float(loss.detach()) * n_t
-        tgt_sum += n_t
+    for bidx in length_batches(wlens, loop.batch_size, loop.rng):
+        own = bidx if loop.replicas is None else loop.replicas.shard(bidx)
+        # a replica whose part of a short last batch is empty steps on one window with weight 0
+        take = own if len(own) else bidx[:1]
+        batch = gather_batch(loop.split.train, starts[take], wlens[take], int(model.target_horizon))
+        loss, n_t = _step(loop, batch, counts=len(own) > 0)
+        if len(own):
+            loss_sum += float(loss.detach()) * n_t
+            tgt_sum += n_t
         if loop.clock.out_of_time():
             return loss_sum, tgt_sum, True
     return loss_sum, tgt_sum, False
 
 
-def _step(loop: _Loop, batch: Batch) -> tuple[torch.Tensor, int]:
-    """One optimiser step on ``batch``: its loss and number of targets."""
+def _replica_scale(loop: _Loop, batch: Batch, counts: bool) -> float:
+    """Data-parallel: share the clock (rank 0's) and the batch's target weight; the factor
+    that turns this replica's mean loss into its part of the global batch's mean loss
+    (``DistributedDataParallel`` averages the replicas' gradients)."""
+    assert loop.replicas is not None
+    rep = loop.replicas
+    mass = target_mass(batch, loop.losses) if counts else 0.0
+    total, elapsed = rep.all_sum([mass, loop.clock.elapsed() if rep.rank == 0 else 0.0])
+    loop.clock.shared = float(elapsed)
+    return rep.world_size * mass / max(float(total), 1e-12)
+
+
+def _step(loop: _Loop, batch: Batch, counts: bool = True) -> tuple[torch.Tensor, int]:
+    """One optimiser step on ``batch``: its loss and number of targets (``counts=False``: a
+    placeholder batch of a replica with no windows in this step, weight 0)."""
     model, net, opt = loop.model, loop.net, loop.opt
+    scale = None if loop.replicas is None else _replica_scale(loop, batch, counts)
     for g in opt.param_groups:
         g["lr"] = float(model.learning_rate) * lr_factor(loop.clock.fraction(), model.warmup, model.lr_schedule)
     with torch.autocast(device_type=loop.losses.device.type, dtype=torch.bfloat16, enabled=loop.amp):
-        loss, n_t = batch_loss(net, batch, loop.rng, loop.losses)
+        out: tuple[torch.Tensor, int] = loop.runner(batch, loop.loss_rng, loop.losses)
+    loss, n_t = out
     opt.zero_grad(set_to_none=True)
-    loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
+    objective = loss if scale is None else loss * scale
+    objective.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
     if model.grad_clip is not None:
         torch.nn.utils.clip_grad_norm_(net.parameters(), float(model.grad_clip))
     opt.step()
@@ -283,8 +354,27 @@ def _step(loop: _Loop, batch: Batch) -> tuple[torch.Tensor, int]:
 
 
 # Validation -----------------------------------------------------------------------------------
+def _validate(loop: _Loop) -> float | None:
+    """Validation NDCG@10 (``None`` without validation users); data-parallel, each replica
+    scores its part of the users and the sums are shared."""
+    model, full, users = loop.model, loop.split.full, loop.split.val_users
+    if not len(users):
+        return None
+    if loop.replicas is None:
+        return validation_ndcg(model, full, users)
+    part = loop.replicas.shard(users)
+    gains = ndcg_gains(model, full, part) if len(part) else np.zeros(0)
+    total, count = loop.replicas.all_sum([float(gains.sum()), len(gains)])
+    return float(total / count)
+
+
 def validation_ndcg(model: SequentialTransformer, full: FlatSequences, val_users: np.ndarray) -> float:
     """NDCG@10 of each validation user's held-out last event (full ranking)."""
+    return float(np.mean(ndcg_gains(model, full, val_users)))
+
+
+def ndcg_gains(model: SequentialTransformer, full: FlatSequences, val_users: np.ndarray) -> np.ndarray:
+    """NDCG@10 gain of each validation user's held-out last event (full ranking)."""
     ends = full.indptr[val_users + 1] - 1
     target = full.items[ends]
     at = full.times[ends]
@@ -295,7 +385,8 @@ def validation_ndcg(model: SequentialTransformer, full: FlatSequences, val_users
                      for u, e in zip(val_users[sl], ends[sl], strict=True)]
         ranks.append(_target_ranks(model, histories, at[sl], target[sl]))
     rank = np.concatenate(ranks)
-    return float(np.mean(np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)))
+    gains: np.ndarray = np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)
+    return gains
 
 
 def _target_ranks(model: SequentialTransformer, histories: list[tuple[np.ndarray, np.ndarray]], at: np.ndarray,
