@@ -273,7 +273,8 @@ def _ml1m_model(args: argparse.Namespace) -> SequentialTransformer:
     return SequentialTransformer(max_len=200, embedding_dim=args.dim, n_layers=2, n_heads=1, dropout=args.dropout,
                                  loss="ce", n_epochs=args.epochs, batch_size=args.batch_size or 32,
                                  learning_rate=args.lr, target_horizon=args.horizon,
-                                 horizon_decay=args.horizon_decay, patience=args.patience, validation_size=512,
+                                 horizon_decay=args.horizon_decay, output_precision=args.output_precision,
+                                 patience=args.patience, validation_size=512,
                                  time_limit=args.time_budget, threads=args.threads,
                                  random_state=0, verbose=args.verbose)
 
@@ -522,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=None, help="ml1m / beauty batch size (default 32 / 64)")
     p.add_argument("--horizon", type=int, default=1, help="ml1m / beauty: target_horizon")
     p.add_argument("--horizon-decay", type=float, default=0.5, help="ml1m / beauty: horizon_decay")
+    p.add_argument("--output-precision", default="float32", choices=["float32", "bfloat16"],
+                   help="ml1m: output_precision (operand type of the output layer's products in training)")
     p.add_argument("--beauty-dropout", type=float, default=0.5)
     p.add_argument("--beauty-no-attributes", action="store_true", help="beauty: ignore the item attributes")
     p.add_argument("--no-baselines", action="store_true", help="skip Popularity / ALS / BPR")

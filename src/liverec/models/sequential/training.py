@@ -255,7 +255,8 @@ def _loss_settings(model: SequentialTransformer, trained: np.ndarray, n_items: i
         target_horizon=int(model.target_horizon), horizon_decay=float(model.horizon_decay),
         live_codes=model._live_codes if model._live_training else None,
         pool=np.flatnonzero(trained), time_buckets=model.time_buckets_,
-        cold=torch.from_numpy(~trained).to(dev) if not trained.all() else None, device=dev)
+        cold=torch.from_numpy(~trained).to(dev) if not trained.all() else None, device=dev,
+        matmul_dtype=torch.bfloat16 if model.output_precision == "bfloat16" else None)
 
 
 def lr_factor(frac: float, warmup: float, schedule: str) -> float:
