@@ -77,6 +77,38 @@ def test_shard_without_row_group_names_the_fix(tmp_path: Path) -> None:
         Interactions.read_parquet(str(folder), rank=1, world_size=2)
 
 
+@pytest.mark.parametrize("world_size", [2, 3])
+def test_user_shards_read_like_in_memory_shards(tmp_path: Path, world_size: int) -> None:
+    folder = _write(tmp_path, sizes=(3, 5), row_group_size=2)
+    shards = [Interactions.read_parquet(str(folder), rank=r, world_size=world_size, shard_by="user", batch_rows=1)
+              for r in range(world_size)]
+    for r, got in enumerate(shards):
+        want = _expected().shard(r, world_size)
+        if len(want):
+            _same(got, want)
+            np.testing.assert_array_equal(got.weight, want.weight)
+        else:  # an empty shard holds nothing, and says so
+            assert len(got) == 0 and got.n_users == 0
+    # disjoint by user, and together every row
+    assert sum(len(s) for s in shards) == len(COLUMNS["user"])
+    owners = [set(s.users.ids.tolist()) for s in shards]
+    assert sum(len(o) for o in owners) == len(set().union(*owners)) == 4
+
+
+def test_user_shards_without_time_keep_global_positions(tmp_path: Path) -> None:
+    folder = _write(tmp_path, sizes=(4, 4), row_group_size=2)
+    full = Interactions.read_parquet(str(folder), time=None)
+    for r in range(2):
+        got = Interactions.read_parquet(str(folder), time=None, rank=r, world_size=2, shard_by="user")
+        mine = np.isin(full.user, got.users.ids)
+        assert got.time_kind == "order" and got.time.tolist() == full.time[mine].tolist()
+
+
+def test_unknown_shard_by_names_the_choices(tmp_path: Path) -> None:
+    with pytest.raises(DataValidationError, match="'row_group'.*'user'"):
+        Interactions.read_parquet(str(_write(tmp_path)), rank=0, world_size=2, shard_by="item")
+
+
 def test_without_time_column_times_are_global_positions(tmp_path: Path) -> None:
     folder = _write(tmp_path, sizes=(4, 4), row_group_size=2)
     got = Interactions.read_parquet(str(folder), time=None, rank=1, world_size=2)

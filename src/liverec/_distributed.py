@@ -10,10 +10,16 @@ few collective operations they need:
   group from torchrun's environment, ``gloo`` on the CPU and ``nccl`` on CUDA, once per
   process: later fits reuse it, and it is destroyed at exit); ``True`` requires one of the two and raises otherwise; ``False``
   never trains data-parallel (every process fits on its own).
-* **Sharding.** Every replica holds the same training data and draws the same global batches
-  from the same seed; replica ``r`` of ``W`` takes the ``r``-th of ``W`` nearly equal parts of
-  each global batch (`Replicas.shard`). ``W`` replicas with ``batch_size=b`` therefore see
-  exactly the batches one process with ``batch_size=W*b`` sees.
+* **Sharding.** With ``distributed_data="replicated"`` (the default) every replica holds the
+  same training data and draws the same global batches from the same seed; replica ``r`` of
+  ``W`` takes the ``r``-th of ``W`` nearly equal parts of each global batch (`Replicas.shard`).
+  ``W`` replicas with ``batch_size=b`` therefore see exactly the batches one process with
+  ``batch_size=W*b`` sees. With ``distributed_data="sharded"`` each replica holds only its
+  own users' events (disjoint user shards, e.g. ``Interactions.shard``); at the start of
+  ``fit`` the replicas agree on one user map and one item map (`Replicas.union_of_shards`:
+  the sorted union of every shard's ids, exchanged as integer tensors, never pickled), and at
+  the end rank 0 gathers every user's events (`Replicas.gather_to_root`) so that the model it
+  saves is complete.
 * **Agreement.** Anything a replica decides alone (the seed when ``random_state=None``, the
   clock behind ``time_limit``, early stopping) is rank 0's value, shared with `Replicas.all_sum`
   / `Replicas.broadcast_flag`, so replicas never diverge.
@@ -40,6 +46,9 @@ from ._runtime import usable_cores
 from .exceptions import DataValidationError, InvalidParameterError
 
 __all__ = ["Replicas", "launched_by_torchrun", "replicas", "writes_here"]
+
+#: ``Interactions.time_kind`` values, by their code in the tensors replicas exchange
+_TIME_KINDS = ("numeric", "datetime", "order")
 
 _log = logging.getLogger(__name__)
 
@@ -108,13 +117,38 @@ class Replicas:
         return [len(p) for p in np.array_split(np.arange(n), self.world_size)]
 
     # Collectives ---------------------------------------------------------------------------
-    def all_sum(self, values: Sequence[float]) -> np.ndarray:
+    def all_sum(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
         """Element-wise float64 sum of ``values`` over the replicas (the same on every rank)."""
         import torch
         import torch.distributed as dist
 
         t = torch.tensor(np.asarray(values, dtype=np.float64), device=self.comm_device)
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
+        return t.cpu().numpy()
+
+    def all_max(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Element-wise float64 maximum of ``values`` over the replicas."""
+        return self._reduce(values, "MAX")
+
+    def all_min(self, values: Sequence[float] | np.ndarray) -> np.ndarray:
+        """Element-wise float64 minimum of ``values`` over the replicas."""
+        return self._reduce(values, "MIN")
+
+    def _reduce(self, values: Sequence[float] | np.ndarray, op: str) -> np.ndarray:
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor(np.asarray(values, dtype=np.float64), device=self.comm_device)
+        dist.all_reduce(t, op=getattr(dist.ReduceOp, op))
+        return t.cpu().numpy()
+
+    def broadcast_floats(self, values: Sequence[float]) -> np.ndarray:
+        """Rank 0's float64 ``values`` on every replica (each passes as many)."""
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor(np.asarray(values, dtype=np.float64), device=self.comm_device)
+        dist.broadcast(t, src=0)
         return t.cpu().numpy()
 
     def broadcast_flag(self, flag: bool) -> bool:
@@ -147,8 +181,117 @@ class Replicas:
         dist.all_gather(parts, pad)
         return torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)]).to(rows.device)
 
-    def check_same_data(self, owner: str, fingerprint: Sequence[float]) -> None:
-        """Raise unless every replica passed identical data (compared by ``fingerprint``).
+    def all_gather_array(self, arr: np.ndarray) -> tuple[np.ndarray, list[int]]:
+        """Every replica's ``arr`` (rows of any length, same trailing shape and dtype) concatenated
+        in rank order, and the number of rows each replica gave."""
+        import torch
+        import torch.distributed as dist
+
+        sizes = self.all_sum_sizes(len(arr))
+        rows = torch.from_numpy(np.ascontiguousarray(arr))
+        # padded to the largest part, and at least one row: no empty tensor travels
+        pad = torch.zeros((max(max(sizes), 1), *rows.shape[1:]), dtype=rows.dtype, device=self.comm_device)
+        pad[:len(rows)] = rows
+        parts = [torch.empty_like(pad) for _ in range(self.world_size)]
+        dist.all_gather(parts, pad)
+        out: np.ndarray = torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)]).cpu().numpy()
+        return out, sizes
+
+    def all_sum_sizes(self, n: int) -> list[int]:
+        """Every replica's ``n``, in rank order."""
+        mine = np.zeros(self.world_size)
+        mine[self.rank] = n
+        return [int(v) for v in self.all_sum(mine)]
+
+    def gather_to_root(self, arr: np.ndarray) -> np.ndarray | None:
+        """Every replica's rows of ``arr`` concatenated in rank order, on rank 0 (``None`` on the
+        others): what the replicas hold alone, collected where the model is saved."""
+        import torch
+        import torch.distributed as dist
+
+        sizes = self.all_sum_sizes(len(arr))
+        rows = torch.from_numpy(np.ascontiguousarray(arr))
+        pad = torch.zeros((max(max(sizes), 1), *rows.shape[1:]), dtype=rows.dtype, device=self.comm_device)
+        pad[:len(rows)] = rows
+        parts = [torch.empty_like(pad) for _ in range(self.world_size)] if self.rank == 0 else None
+        dist.gather(pad, parts, dst=0)
+        if parts is None:
+            return None
+        out: np.ndarray = torch.cat([p[:s] for p, s in zip(parts, sizes, strict=True)]).cpu().numpy()
+        return out
+
+    def union_of_shards(self, X: Any, owner: str) -> Any:
+        """``X`` (this replica's user shard) re-coded into the union of every replica's maps.
+
+        The new user and item maps are the sorted union of the ids that have events on some
+        replica (the same on every replica; the ids travel as int64 or Unicode code point
+        tensors); ``time_kind`` is the one of the non-empty shards.
+
+        Raises:
+            DataValidationError: no replica has an event; a user has events on several replicas
+                (the shards are not disjoint by user).
+            DataTypeError: the replicas' ids differ in type, or their times in kind.
+        """
+        from .data import IdMap, Interactions
+        from .exceptions import DataTypeError
+
+        used_u, used_i = np.unique(X.user_codes), np.unique(X.item_codes)
+        uid, iid = X.users.take(used_u), X.items.take(used_i)
+        header = np.array([[len(X), _id_kind(uid), _id_kind(iid), _TIME_KINDS.index(X.time_kind),
+                            len(uid), len(iid), _id_width(uid), _id_width(iid)]], dtype=np.int64)
+        heads = self.all_gather_array(header)[0]
+        full = heads[:, 0] > 0
+        if not full.any():
+            raise DataValidationError(
+                f"{owner}: fit got no interactions on any of the {self.world_size} ranks; pass at least one event.")
+        for col, role in ((1, "user"), (2, "item")):
+            if len(set(heads[full, col].tolist())) > 1:
+                ranks = {k: [r for r in range(self.world_size) if full[r] and heads[r, col] == c]
+                         for k, c in (("int", 0), ("str", 1))}
+                raise DataTypeError(
+                    f"{owner}: the ranks' {role} ids differ in type (int ids on ranks {ranks['int']}, str ids "
+                    f"on ranks {ranks['str']}); 1 and '1' would be different {role}s: give every rank the "
+                    "same id type (convert the column with astype(str) or astype(int) before sharding).")
+        kinds = sorted({_TIME_KINDS[int(k)] for k in heads[full, 3]})
+        if len(kinds) > 1:
+            per_rank = ", ".join(f"rank {r}: {_TIME_KINDS[int(heads[r, 3])]}"
+                                 for r in range(self.world_size) if full[r])
+            raise DataTypeError(
+                f"{owner}: the ranks' times differ in kind ({per_rank}); every shard must hold the same "
+                "kind of time (all datetimes, all numbers in one unit, or all without a time column).")
+        first = int(np.flatnonzero(full)[0])
+        users = self._union_ids(uid, int(heads[first, 1]), int(heads[:, 6].max()))
+        items = self._union_ids(iid, int(heads[first, 2]), int(heads[:, 7].max()))
+        n_claimed = int(heads[:, 4].sum())
+        if n_claimed != len(users):
+            raise DataValidationError(
+                f"{owner}: distributed_data='sharded' needs disjoint user shards, but {n_claimed - len(users)} "
+                f"user ids have events on several of the {self.world_size} ranks; give each rank the events "
+                "of its own users: Interactions.read_parquet(path, rank=r, world_size=n, shard_by='user') or "
+                "X.shard(r, n); or pass the full data on every rank with distributed_data='replicated'.")
+        u_lut = np.full(len(X.users), -1, dtype=np.int64)
+        u_lut[used_u] = np.searchsorted(users, uid)
+        i_lut = np.full(len(X.items), -1, dtype=np.int64)
+        i_lut[used_i] = np.searchsorted(items, iid)
+        return Interactions(u_lut[X.user_codes], i_lut[X.item_codes], X.time, IdMap(users, "user"),
+                            IdMap(items, "item"), X.event, X.weight, event_types=X.event_types,
+                            time_kind=kinds[0])
+
+    def _union_ids(self, ids: np.ndarray, kind: int, width: int) -> np.ndarray:
+        """Sorted union of every replica's distinct ``ids`` (int64, or str as code points)."""
+        if kind == 0:
+            return np.unique(self.all_gather_array(ids.astype(np.int64))[0])
+        w = max(width, 1)
+        points = np.zeros((len(ids), w), dtype=np.int32)
+        if len(ids):
+            text = np.ascontiguousarray(ids.astype(np.dtype((np.str_, w))))
+            points[:] = text.view(np.uint32).reshape(len(ids), w)
+        every = np.ascontiguousarray(self.all_gather_array(points)[0].astype(np.uint32))
+        return np.unique(every.view(np.dtype((np.str_, w))).reshape(-1))
+
+    def check_same_data(self, owner: str, fingerprint: Sequence[float], shards_ok: bool = False) -> None:
+        """Raise unless every replica passed identical data (compared by ``fingerprint``);
+        ``shards_ok``: the model can train on user shards (the message says how).
 
         Raises:
             DataValidationError: the replicas' data differ; the message says what to pass.
@@ -166,7 +309,10 @@ class Replicas:
                 f"(rank {self.rank} of {self.world_size}: {len(fingerprint)} checks, events "
                 f"{int(lo[0])}..{int(hi[0])} across ranks); every rank must pass the same "
                 "Interactions (each rank trains on its share of every batch). Read the full data "
-                "on every rank, or pass distributed=False to fit each process on its own data.")
+                "on every rank, "
+                + ("or pass distributed_data='sharded' when each rank holds only its own users' events, "
+                   if shards_ok else "")
+                + "or pass distributed=False to fit each process on its own data.")
 
     def wrap(self, module: Any, dev: Any) -> Any:
         """``module`` in ``DistributedDataParallel`` (gradients averaged over the replicas)."""
@@ -181,6 +327,16 @@ class Replicas:
         key = "forward_sync_buffers" if "forward_sync_buffers" in params else "broadcast_buffers"
         options: dict[str, Any] = {key: False}
         return DistributedDataParallel(module, device_ids=ids, **options)
+
+
+def _id_kind(ids: np.ndarray) -> int:
+    """0 for integer ids, 1 for text (an empty shard counts as integer; it is never compared)."""
+    return int(ids.dtype.kind == "U")
+
+
+def _id_width(ids: np.ndarray) -> int:
+    """Characters of the longest text id (0 for integer ids)."""
+    return int(ids.dtype.itemsize // 4) if ids.dtype.kind == "U" else 0
 
 
 def data_fingerprint(n_events: int, n_users: int, n_items: int, *columns: np.ndarray) -> list[float]:

@@ -189,7 +189,7 @@ class BaseRecommender(ParamsMixin):
                 f"fit expects liverec.data.Interactions, got {type(interactions).__name__}; "
                 "build one with Interactions.from_arrays(user, item, time) or from_frame(df)."
             )
-        if len(interactions) == 0:
+        if len(interactions) == 0 and not self._accepts_empty_shard():
             raise DataValidationError("fit got no interactions; pass at least one event.")
         if schedule is not None and not isinstance(schedule, LiveSchedule):
             raise TypeError(f"schedule must be a LiveSchedule, got {type(schedule).__name__}.")
@@ -206,6 +206,11 @@ class BaseRecommender(ParamsMixin):
                                      (len(self.users_), len(self.items_)))
         self.is_fitted_ = True
         return self
+
+    def _accepts_empty_shard(self) -> bool:
+        """Whether this ``fit`` may get no events here because other processes hold the data
+        (a data-parallel fit on user shards; the model then checks the union itself)."""
+        return False
 
     def _reset_fitted(self) -> None:
         for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:

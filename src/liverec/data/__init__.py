@@ -3,6 +3,7 @@
 from .idmap import IdMap
 from .interactions import DEFAULT_EVENT_WEIGHTS, EVENT_TYPES, Interactions
 from .schedule import LiveSchedule
+from .sharding import shard_of
 from .text import TEXT_KINDS, TextEvents
 
 __all__ = [
@@ -13,4 +14,5 @@ __all__ = [
     "Interactions",
     "LiveSchedule",
     "TextEvents",
+    "shard_of",
 ]

@@ -366,13 +366,16 @@ class Interactions:
 
     @classmethod
     def read_parquet(cls, path: str, *, rank: int | None = None, world_size: int | None = None,
-                     batch_rows: int = 1 << 20, **columns: Any) -> Interactions:
+                     shard_by: str = "row_group", batch_rows: int = 1 << 20, **columns: Any) -> Interactions:
         """Read a Parquet file or a directory of Parquet files (needs pyarrow: the ``parquet`` extra).
 
         Streams the data in record batches of ``batch_rows`` rows, reading only the columns it
         needs, so data sets larger than memory in their raw form (string ids) load as long as
-        the codes fit (24 to 34 bytes per event); ``rank`` / ``world_size`` read one shard of the
-        row groups. Column keywords as in [`from_frame`][liverec.data.Interactions.from_frame]; see
+        the codes fit (24 to 34 bytes per event); ``rank`` / ``world_size`` read one shard:
+        ``shard_by="row_group"`` a run of the row groups, ``shard_by="user"`` the events of the
+        users whose id hashes to ``rank`` (every user's whole sequence in one shard, as
+        [`shard`][liverec.data.Interactions.shard] splits; for ``distributed_data="sharded"``).
+        Column keywords as in [`from_frame`][liverec.data.Interactions.from_frame]; see
         [`read_parquet_interactions`][liverec.data.parquet.read_parquet_interactions].
 
         Examples:
@@ -384,8 +387,8 @@ class Interactions:
         """
         from .parquet import read_parquet_interactions
 
-        return read_parquet_interactions(path, rank=rank, world_size=world_size, batch_rows=batch_rows,
-                                         **columns)
+        return read_parquet_interactions(path, rank=rank, world_size=world_size, shard_by=shard_by,
+                                         batch_rows=batch_rows, **columns)
 
     # Basic properties ----------------------------------------------------------------------
     def __len__(self) -> int:
@@ -632,6 +635,44 @@ class Interactions:
         users = IdMap(self.users.take(u_used), "user")
         items = IdMap(self.items.take(i_used), "item")
         return self._replace(user_codes=u_codes, item_codes=i_codes, users=users, items=items)
+
+    def shard(self, rank: int, world_size: int) -> Interactions:
+        """The events of the users in shard ``rank`` of ``world_size``, split by user id.
+
+        A user's events all land in one shard: [`shard_of`][liverec.data.shard_of] hashes the
+        user id's value (stable across processes and runs), so every process of a
+        ``torchrun`` job can take its own part without talking to the others, and the parts
+        are disjoint and cover the data. The same split as ``Interactions.read_parquet(path,
+        rank=rank, world_size=world_size, shard_by="user")``. Row order is kept; the maps hold
+        only this shard's users and items (``compact``). A shard may be empty when there are
+        few users.
+
+        Args:
+            rank: This shard, ``0 <= rank < world_size``.
+            world_size: Number of shards.
+
+        Returns:
+            The shard's interactions (for ``fit`` with ``distributed_data="sharded"``).
+
+        Raises:
+            DataValidationError: ``rank`` / ``world_size`` out of range.
+
+        Examples:
+            >>> X = Interactions.from_arrays(user=["ann", "bob", "cy", "ann"], item=[1, 2, 3, 2],
+            ...                              time=[1, 2, 3, 4])
+            >>> [X.shard(r, 2).users.ids.tolist() for r in range(2)]
+            [['ann', 'bob'], ['cy']]
+            >>> sum(len(X.shard(r, 2)) for r in range(2)) == len(X)
+            True
+        """
+        from .sharding import shard_of
+
+        if (isinstance(rank, bool) or not isinstance(rank, (int, np.integer))
+                or not 0 <= rank < (world_size if isinstance(world_size, (int, np.integer)) else 0)):
+            raise DataValidationError(
+                f"rank must be an int in [0, world_size), got rank={rank!r}, world_size={world_size!r}.")
+        owner = shard_of(self.users.ids, world_size)
+        return self.select(owner[self.user_codes] == rank).compact()
 
     def concat(self, other: Interactions) -> Interactions:
         """These events followed by ``other``'s; maps are merged (codes here are kept)."""

@@ -10,8 +10,14 @@ float64 weights: 24 to 34 bytes per event), allocated once from the row counts i
 metadata and filled in place. Codes are renumbered at the end so that the ``IdMap``s are
 sorted, as ``Interactions.from_arrays`` builds them.
 
-``rank`` / ``world_size`` read one shard: the row groups of all files, in file order, cut
-into ``world_size`` nearly equal consecutive runs, of which this reader takes run ``rank``.
+``rank`` / ``world_size`` read one shard. ``shard_by="row_group"``: the row groups of all
+files, in file order, cut into ``world_size`` nearly equal consecutive runs, of which this
+reader takes run ``rank`` (a user's events may then lie in several shards).
+``shard_by="user"``: every reader streams all the row groups, but keeps only the rows whose
+user id falls in shard ``rank`` by [`shard_of`][liverec.data.shard_of] (a stable hash of the
+id), so each user's whole sequence is in one shard; the batch is filtered before its rows are
+copied, and the output arrays grow with the rows kept (sized for ``1/world_size`` of the rows
+at first, doubled when a skewed shard needs more).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from ..exceptions import DataFileNotFoundError, DataTypeError, DataValidationErr
 from ._columns import as_times, as_weights, normalize_ids
 from .idmap import IdMap
 from .interactions import EVENT_TYPES, Interactions, encode_events
+from .sharding import shard_of
 
 __all__ = ["parquet_files", "read_parquet_interactions"]
 
@@ -155,6 +162,22 @@ class _Columns:
     def names(self) -> list[str]:
         return [c for c in (self.user, self.item, self.time, self.event, self.weight) if c is not None]
 
+    def _resize(self, n: int) -> None:
+        for name in ("user_codes", "item_codes", "times", "events", "weights"):
+            arr = getattr(self, name)
+            if arr is not None:
+                arr.resize(n, refcheck=False)  # the arrays are this object's alone
+
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` rows in the output arrays (doubling, for user shards of unknown size)."""
+        if rows > len(self.user_codes):
+            self._resize(max(rows, 2 * len(self.user_codes)))
+
+    def trim(self, rows: int) -> None:
+        """Drop the unused room past ``rows``."""
+        if rows < len(self.user_codes):
+            self._resize(rows)
+
 
 def _id_codes(column: Any, vocab: _Vocabulary, where: str) -> np.ndarray:
     """Provisional codes of one batch's id column: Arrow finds its distinct ids, numpy merges them."""
@@ -170,15 +193,31 @@ def _id_codes(column: Any, vocab: _Vocabulary, where: str) -> np.ndarray:
     return codes[enc.indices.to_numpy(zero_copy_only=False)]
 
 
-def _fill(cols: _Columns, batch: Any, lo: int, row0: int, where: str) -> None:
-    """Write one record batch into rows ``lo:lo+len(batch)`` of the output arrays."""
+def _user_rows(column: Any, rank: int, world_size: int, where: str) -> np.ndarray:
+    """Rows of one batch whose user id falls in shard ``rank`` (hashing each distinct id once)."""
+    import pyarrow as pa
+
+    if column.null_count:
+        row = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise DataValidationError(f"column 'user': missing id at {where}, row {row}; drop or fill those rows.")
+    enc = column if pa.types.is_dictionary(column.type) else column.dictionary_encode()
+    owner = shard_of(normalize_ids(enc.dictionary.to_numpy(zero_copy_only=False), "user"), world_size)
+    mask: np.ndarray = owner[enc.indices.to_numpy(zero_copy_only=False)] == rank
+    return mask
+
+
+def _fill(cols: _Columns, batch: Any, lo: int, row0: int, where: str,
+          positions: np.ndarray | None = None) -> None:
+    """Write one record batch into rows ``lo:lo+len(batch)`` of the output arrays (``positions``:
+    the rows' places in the data set when the batch was filtered, else ``row0, row0 + 1, ...``)."""
     n = batch.num_rows
     hi = lo + n
     cols.user_codes[lo:hi] = _id_codes(batch.column(cols.user), cols.users, where)
     cols.item_codes[lo:hi] = _id_codes(batch.column(cols.item), cols.items, where)
     try:
         if cols.time is None:  # no time column: the position in the data set
-            t, kind = np.arange(row0, row0 + n, dtype=np.float64), "order"
+            t = np.arange(row0, row0 + n, dtype=np.float64) if positions is None else positions.astype(np.float64)
+            kind = "order"
         else:
             t, kind = as_times(batch.column(cols.time).to_numpy(zero_copy_only=False), cols.time, n)
         if cols.events is not None:
@@ -231,7 +270,11 @@ def _row_groups(files: list[str], rank: int | None, world_size: int | None) -> l
     return mine
 
 
-def _check_shard(rank: int | None, world_size: int | None) -> None:
+def _check_shard(rank: int | None, world_size: int | None, shard_by: str = "row_group") -> None:
+    if shard_by not in ("row_group", "user"):
+        raise DataValidationError(
+            f"shard_by must be 'row_group' (a run of the row groups) or 'user' (the users whose id "
+            f"hashes to rank: whole sequences), got {shard_by!r}.")
     if (rank is None) != (world_size is None):
         raise DataValidationError("pass both rank and world_size to read one shard, or neither.")
     if world_size is not None and rank is not None:
@@ -253,6 +296,7 @@ def read_parquet_interactions(
     event_types: Sequence[str] | None = None,
     rank: int | None = None,
     world_size: int | None = None,
+    shard_by: str = "row_group",
     batch_rows: int = DEFAULT_BATCH_ROWS,
 ) -> Interactions:
     """Read a Parquet file, or a directory of Parquet files, into ``Interactions`` in bounded memory.
@@ -270,12 +314,16 @@ def read_parquet_interactions(
         event: The event name column; ``None`` to ignore it.
         weight: The weight column; ``None`` to ignore it.
         event_types: Allowed event names when you use your own vocabulary.
-        rank: Read only this shard of the row groups (with ``world_size``).
-        world_size: Number of shards the row groups are cut into.
+        rank: Read only this shard (with ``world_size``).
+        world_size: Number of shards the data is cut into.
+        shard_by: How a shard is cut: ``"row_group"`` (a run of the row groups; every row
+            group is read by one rank only) or ``"user"`` (the rows whose user id falls in
+            shard ``rank`` by [`shard_of`][liverec.data.shard_of]; every rank streams all the
+            files, and keeps each user's whole sequence; such a shard may be empty).
         batch_rows: Rows per record batch (memory of the raw columns in flight).
 
     Returns:
-        The interactions (of this shard), with sorted ``IdMap``s.
+        The interactions (of this shard), with sorted ``IdMap``s (holding this shard's ids).
 
     Raises:
         ImportError: pyarrow is not installed (``pip install 'liverec[parquet]'``).
@@ -295,13 +343,19 @@ def read_parquet_interactions(
         (3, ['u1', 'u2'], [7, 8, 9])
         >>> len(read_parquet_interactions(d, rank=1, world_size=2))
         1
+        >>> [read_parquet_interactions(d, rank=r, world_size=3, shard_by="user").users.ids.tolist()
+        ...  for r in range(3)]
+        [[], ['u2'], ['u1']]
     """
     pq = _pyarrow()
-    _check_shard(rank, world_size)
+    import pyarrow as pa
+
+    _check_shard(rank, world_size, shard_by)
     if not isinstance(batch_rows, (int, np.integer)) or batch_rows < 1:
         raise DataValidationError(f"batch_rows must be a positive int, got {batch_rows!r}.")
     files = parquet_files(path)
-    groups = _row_groups(files, rank, world_size)
+    by_user = shard_by == "user" and world_size is not None
+    groups = _row_groups(files, None if by_user else rank, None if by_user else world_size)
     names = list(pq.ParquetFile(groups[0][0]).schema_arrow.names)
     for role, name in (("user", user), ("item", item)):
         if name not in names:
@@ -315,6 +369,9 @@ def read_parquet_interactions(
                     sum(g[2] for g in groups), vocab, event_types is None)
     if cols.n == 0:
         raise DataValidationError(f"{str(path)!r} holds no rows; expected at least one event.")
+    if by_user:  # sized for an even share, grown when the shard is larger
+        assert world_size is not None
+        cols.trim(min(cols.n, cols.n // int(world_size) + cols.n // (8 * int(world_size)) + 1024))
     lo = 0
     for f, g, _, row0 in groups:
         fh = pq.ParquetFile(f)
@@ -325,10 +382,22 @@ def read_parquet_interactions(
                 "every file must hold the same columns.")
         offset = 0
         for batch in fh.iter_batches(batch_size=int(batch_rows), row_groups=[g], columns=cols.names):
-            _fill(cols, batch, lo, row0 + offset, f"{f!r} row group {g} (from its row {offset})")
+            where = f"{f!r} row group {g} (from its row {offset})"
+            positions = None
+            if by_user:
+                assert rank is not None and world_size is not None
+                mask = _user_rows(batch.column(cols.user), int(rank), int(world_size), where)
+                positions = row0 + offset + np.flatnonzero(mask)
+                offset += batch.num_rows
+                batch = batch.filter(pa.array(mask))
+                cols.reserve(lo + batch.num_rows)
+            else:
+                offset += batch.num_rows
+            if batch.num_rows:
+                _fill(cols, batch, lo, row0 + offset - batch.num_rows, where, positions)
             lo += batch.num_rows
-            offset += batch.num_rows
+    cols.trim(lo)
     users = cols.users.finish(cols.user_codes)
     items = cols.items.finish(cols.item_codes)
     return Interactions(cols.user_codes, cols.item_codes, cols.times, users, items, cols.events, cols.weights,
-                        event_types=vocab, time_kind=cols.time_kind or "order")
+                        event_types=vocab, time_kind=cols.time_kind or ("order" if cols.time is None else "numeric"))

@@ -35,8 +35,9 @@ from .._distributed import Replicas, data_fingerprint, replicas
 from .._params import Device, Interval, Options
 from .._runtime import resolve_device, torch_threads
 from .._utils import Progress
-from ..base import BaseRecommender, History
+from ..base import BaseRecommender, History, _binary_csr
 from ..data import Interactions, LiveSchedule
+from ..exceptions import DataValidationError
 from ..explain import Explanation, factor_explanations
 from ..persistence import expect_array, expect_attribute, register
 
@@ -188,6 +189,18 @@ class BPR(BaseRecommender):
             batch's step and the tables stay identical; ``save`` writes on rank 0 only.
             ``batch_size`` is then per process, and every process must pass the same
             ``Interactions``. ``True``: require it; ``False``: never.
+        distributed_data: What each process of a distributed fit passes to ``fit``:
+            ``"replicated"``, the same full ``Interactions`` (checked); ``"sharded"``, disjoint
+            user shards (``Interactions.shard(rank, world_size)``, or ``read_parquet(...,
+            shard_by="user")``). Sharded, the processes agree on the union of the shards' user
+            and item maps, each draws its own batches (``batch_size`` events) and negatives
+            from its own events with its own random stream, every process takes as many steps
+            per epoch as the one with the most batches (an empty batch once its own run out),
+            and every step the processes gather each other's updated rows and indices and all
+            apply all of them, so the tables stay identical on every process; at the end
+            every process gathers every user's (user, item) pairs for ``seen_``. Every rank's
+            model is then complete (the same as the one rank 0 saves). Outside a distributed
+            fit the setting changes nothing.
 
     Attributes:
         user_factors_: ``(n_users, n_factors)`` float32.
@@ -217,6 +230,7 @@ class BPR(BaseRecommender):
         "device": [Device(("cpu", "cuda"))],
         "verbose": [bool],
         "distributed": [Options(("auto",)), bool],
+        "distributed_data": [Options(("replicated", "sharded"))],
     }
 
     def __init__(
@@ -231,6 +245,7 @@ class BPR(BaseRecommender):
         device: str = "cpu",
         verbose: bool = False,
         distributed: bool | str = "auto",
+        distributed_data: str = "replicated",
     ) -> None:
         self.n_factors = n_factors
         self.n_epochs = n_epochs
@@ -242,22 +257,41 @@ class BPR(BaseRecommender):
         self.device = device
         self.verbose = verbose
         self.distributed = distributed
+        self.distributed_data = distributed_data
 
     # Fitting -----------------------------------------------------------------------------------
+    def _accepts_empty_shard(self) -> bool:
+        return self.distributed_data == "sharded" and self.distributed is not False
+
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any, text: Any) -> None:
         dev = resolve_device(self.device)
-        with replicas(self.distributed, dev, type(self).__name__) as ctx:
+        name = type(self).__name__
+        with replicas(self.distributed, dev, name) as ctx:
             self.world_size_, self.rank_ = (1, 0) if ctx is None else (ctx.world_size, ctx.rank)
+            sharded = ctx is not None and self.distributed_data == "sharded"
             if ctx is not None:
                 dev = ctx.device(dev)
-                ctx.check_same_data(type(self).__name__, data_fingerprint(
-                    len(interactions), interactions.n_users, interactions.n_items, interactions.user_codes,
-                    interactions.item_codes, interactions.time))
+                if sharded:  # one user map and one item map for all: the union of the shards' ids
+                    interactions = ctx.union_of_shards(interactions, name)
+                    self.users_, self.items_ = interactions.users, interactions.items
+                    self.time_kind_ = interactions.time_kind
+                else:
+                    ctx.check_same_data(name, data_fingerprint(
+                        len(interactions), interactions.n_users, interactions.n_items, interactions.user_codes,
+                        interactions.item_codes, interactions.time), shards_ok=True)
+            elif len(interactions) == 0:
+                raise DataValidationError("fit got no interactions; pass at least one event.")
             with torch_threads(self.threads if ctx is None else ctx.threads(self.threads)):
-                self._train(interactions, schedule, dev, ctx)
+                self._train(interactions, schedule, dev, ctx, sharded)
+            if sharded:  # every rank's seen_ holds every user's items
+                assert ctx is not None
+                n_users, n_items = len(self.users_), len(self.items_)
+                pairs = np.unique(interactions.user_codes * np.int64(n_items) + interactions.item_codes)
+                every = ctx.all_gather_array(pairs)[0]
+                self.seen_ = _binary_csr(every // n_items, every % n_items, (n_users, n_items))
 
     def _train(self, X: Interactions, schedule: LiveSchedule | None, dev: torch.device,
-               ctx: Replicas | None = None) -> None:
+               ctx: Replicas | None = None, sharded: bool = False) -> None:
         random_state = self.random_state if ctx is None else ctx.shared_seed(self.random_state)
         seed = int(np.random.default_rng(random_state).integers(2**62))
         gen = torch.Generator().manual_seed(seed)
@@ -266,9 +300,18 @@ class BPR(BaseRecommender):
         V = ((torch.rand(n_items, d, generator=gen) - 0.5) / d).to(dev)
         b = torch.zeros(n_items, device=dev)
         n = len(X)
-        # data-parallel: the global batch, of which each replica computes its share
-        bs = int(self.batch_size) * (1 if ctx is None else ctx.world_size)
+        # data-parallel: the global batch, of which each replica computes its share (on user
+        # shards: each replica's own batch)
+        bs = int(self.batch_size) * (1 if ctx is None or sharded else ctx.world_size)
         n_batches = (n + bs - 1) // bs
+        if sharded:
+            assert ctx is not None
+            # every replica steps as often as the one with the most batches (the others then
+            # have empty batches: batch numbers past their own are empty slices); shuffling and
+            # negatives come from the replica's own stream (the tables' initialisation above is
+            # shared)
+            n_batches = int(ctx.all_max([n_batches])[0])
+            gen = torch.Generator().manual_seed(int(np.random.default_rng([seed, ctx.rank]).integers(2**62)))
         # Shuffle the events once into batches; every epoch visits the batches in a fresh
         # random order with fresh negatives. Within a batch the events are sorted by item (the
         # gradients of a batch are summed, so their order does not matter), which makes the
@@ -279,14 +322,14 @@ class BPR(BaseRecommender):
         users = torch.as_tensor(X.user_codes)[order]
         items = torch.as_tensor(X.item_codes)[order]
         sampler = None
-        if schedule is not None:
+        if schedule is not None and n:
             sampler = LiveNegativeSampler(schedule, X.items, X.time, X.item_codes)
         users_d, items_d = users.to(dev), items.to(dev)
         # The per-batch operations are too small to split across threads: on the CPU they run
         # on one thread (several threads would meet at a barrier after every operation, which
         # is slower, and far slower on a busy machine).
         with torch_threads(1) if dev.type == "cpu" else contextlib.nullcontext():
-            self._epochs(U, V, b, users_d, items_d, order, sampler, n_items, n_batches, bs, gen, dev, ctx)
+            self._epochs(U, V, b, users_d, items_d, order, sampler, n_items, n_batches, bs, gen, dev, ctx, sharded)
         self.user_factors_ = U.cpu().numpy()
         self.item_factors_ = V.cpu().numpy()
         self.item_bias_ = b.cpu().numpy()
@@ -294,11 +337,15 @@ class BPR(BaseRecommender):
 
     def _epochs(self, U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, users_d: torch.Tensor, items_d: torch.Tensor,
                 order: torch.Tensor, sampler: LiveNegativeSampler | None, n_items: int, n_batches: int, bs: int,
-                gen: torch.Generator, dev: torch.device, ctx: Replicas | None = None) -> None:
+                gen: torch.Generator, dev: torch.device, ctx: Replicas | None = None, sharded: bool = False) -> None:
         n = len(order)
         n_epochs, reg = int(self.n_epochs), float(self.regularization)
         user_count = torch.bincount(users_d, minlength=U.shape[0]).float()
         pos_count = torch.bincount(items_d, minlength=n_items).float()
+        if sharded:  # the decay below uses the counts of every replica's events
+            assert ctx is not None
+            user_count, pos_count = (torch.as_tensor(ctx.all_sum(c.cpu().numpy()), dtype=torch.float32).to(dev)
+                                     for c in (user_count, pos_count))
         # L2 decay is applied every few batches to all rows at once, in proportion to how
         # often each row is used per batch (the same shrinkage as per-sample decay).
         decay_every = max(1, n_batches // 32)
@@ -312,12 +359,18 @@ class BPR(BaseRecommender):
             else:
                 neg = torch.randint(n_items, (n,), generator=gen)
             neg_d = neg.to(dev)
-            item_use = pos_count + torch.bincount(neg_d, minlength=n_items).float()
+            neg_count = torch.bincount(neg_d, minlength=n_items).float()
+            if sharded:
+                assert ctx is not None
+                neg_count = torch.as_tensor(ctx.all_sum(neg_count.cpu().numpy()), dtype=torch.float32).to(dev)
+            item_use = pos_count + neg_count
             since_decay = 0
             for step, bi in enumerate(torch.randperm(n_batches, generator=gen).tolist()):
                 lo, hi = bi * bs, min(n, (bi + 1) * bs)
                 if ctx is None:
                     _bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], lr)
+                elif sharded:
+                    _sharded_bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], lr, ctx)
                 else:
                     _shared_bpr_step(U, V, b, users_d[lo:hi], items_d[lo:hi], neg_d[lo:hi], lr, ctx)
                 since_decay += 1
@@ -440,6 +493,20 @@ def _shared_bpr_step(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch
     d = U.shape[1]
     rows = ctx.all_gather_rows(torch.cat([grad_u, grad_i, z.unsqueeze(1)], 1), sizes)
     _apply_bpr_updates(U, V, b, u, i, j, rows[:, :d], rows[:, d:2 * d].contiguous(), rows[:, 2 * d].contiguous())
+
+
+def _sharded_bpr_step(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor, i: torch.Tensor,
+                      j: torch.Tensor, lr: float, ctx: Replicas) -> None:
+    """Data-parallel step on user shards: this replica computes the rows of its own batch
+    (maybe empty), the replicas gather everyone's rows and indices (in rank order) and each
+    applies all of them, so the tables stay identical."""
+    grad_u, grad_i, z = _bpr_updates(U, V, b, u, i, j, lr)
+    d = U.shape[1]
+    sizes = ctx.all_sum_sizes(len(u))
+    rows = ctx.all_gather_rows(torch.cat([grad_u, grad_i, z.unsqueeze(1)], 1), sizes)
+    idx = ctx.all_gather_rows(torch.stack([u, i, j], 1), sizes)
+    _apply_bpr_updates(U, V, b, idx[:, 0], idx[:, 1], idx[:, 2], rows[:, :d], rows[:, d:2 * d].contiguous(),
+                       rows[:, 2 * d].contiguous())
 
 
 def _apply_bpr_updates(U: torch.Tensor, V: torch.Tensor, b: torch.Tensor, u: torch.Tensor, i: torch.Tensor,

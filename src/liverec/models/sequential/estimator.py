@@ -113,6 +113,24 @@ class SequentialTransformer(BaseRecommender):
             process must pass the same ``Interactions``, and ``threads=None`` shares the cores
             among the processes of a machine. ``True``: require it (raise when there is no
             process group); ``False``: never (each process fits on its own).
+        distributed_data: What each process of a distributed fit passes to ``fit``.
+            ``"replicated"``: the same, full ``Interactions`` on every process (checked), each
+            training on its part of every global batch. ``"sharded"``: disjoint user shards,
+            each process only its own users' events (``Interactions.shard(rank, world_size)``
+            or ``Interactions.read_parquet(path, rank=..., world_size=..., shard_by="user")``),
+            so no process holds the whole data set. The processes then agree at the start on
+            one user map and one item map (the sorted union of the shards' ids), each draws
+            its batches (``batch_size`` windows) from its own users' windows with its own
+            random stream, every process takes as many steps per epoch as the process with
+            the most batches (one with fewer steps with a zero-weight batch, so every window is
+            trained on once per epoch and none twice), validation users come from every shard
+            and their NDCG is summed, and at the end rank 0 gathers every user's events, so its
+            model (the one ``save`` writes) is complete. The other ranks keep only their own
+            users' events: their models score and recommend for their own users (and from a
+            ``history``) exactly as rank 0's does, and raise for the other ranks' users.
+            ``schedule`` and ``item_features`` stay whole on every process (the same on each);
+            item features must then be given by id (``(ids, matrix)`` or a dict). Outside a
+            distributed fit the setting changes nothing.
 
     Attributes:
         history_: One dict per epoch: ``epoch``, ``loss``, ``val_ndcg`` (or ``None``),
@@ -122,6 +140,9 @@ class SequentialTransformer(BaseRecommender):
         fit_seconds_: Wall time of training.
         world_size_: Processes that trained the model (1 unless distributed).
         rank_: This process's rank in that training (``save`` writes only on rank 0).
+        local_users_: ``None`` when this model holds every user's events; on ranks other than 0
+            of a ``distributed_data="sharded"`` fit, a boolean mask over ``users_`` of the users
+            whose events this process holds (the ones it can recommend for).
 
     Examples:
         >>> from liverec.data import Interactions
@@ -150,6 +171,7 @@ class SequentialTransformer(BaseRecommender):
     n_epochs_: int
     fit_seconds_: float
     best_val_ndcg_: float | None
+    local_users_: np.ndarray | None
     _cache: Any  # item embedding matrix for scoring, rebuilt when None
     _live_training: bool
     _schedule_train: LiveSchedule | None
@@ -187,6 +209,7 @@ class SequentialTransformer(BaseRecommender):
         "threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
         "verbose": [bool],
         "distributed": [Options(("auto",)), bool],
+        "distributed_data": [Options(("replicated", "sharded"))],
     }
 
     def __init__(
@@ -221,6 +244,7 @@ class SequentialTransformer(BaseRecommender):
         threads: int | None = None,
         verbose: bool = False,
         distributed: bool | str = "auto",
+        distributed_data: str = "replicated",
     ) -> None:
         self.max_len = max_len
         self.embedding_dim = embedding_dim
@@ -252,6 +276,7 @@ class SequentialTransformer(BaseRecommender):
         self.threads = threads
         self.verbose = verbose
         self.distributed = distributed
+        self.distributed_data = distributed_data
 
     # Validation of hyper-parameters ------------------------------------------------------------
     def _validate_param_relations(self) -> None:
@@ -272,15 +297,29 @@ class SequentialTransformer(BaseRecommender):
         return resolve_device(self.device)
 
     # Fitting ---------------------------------------------------------------------------------
+    def _accepts_empty_shard(self) -> bool:
+        return self.distributed_data == "sharded" and self.distributed is not False
+
     def _fit(self, interactions: Interactions, *, schedule: LiveSchedule | None, item_features: Any,
              text: Any) -> None:
         import torch
 
         from .training import train
 
-        features = self._align_features(item_features)
-        n_items = len(self.items_)
-        with replicas(self.distributed, self._torch_device(), type(self).__name__) as ctx:
+        name = type(self).__name__
+        self.local_users_ = None
+        with replicas(self.distributed, self._torch_device(), name) as ctx:
+            sharded = ctx is not None and self.distributed_data == "sharded"
+            if sharded:
+                assert ctx is not None
+                # one user map and one item map for all: the union of the shards' ids
+                interactions = ctx.union_of_shards(interactions, name)
+                self.users_, self.items_ = interactions.users, interactions.items
+                self.time_kind_ = interactions.time_kind
+            elif len(interactions) == 0:
+                raise DataValidationError("fit got no interactions; pass at least one event.")
+            features = self._align_features(item_features, by_id_only=sharded)
+            n_items = len(self.items_)
             # replicas share one seed (rank 0's when random_state is None)
             rng = np.random.default_rng(self.random_state if ctx is None else ctx.shared_seed(self.random_state))
             seed = int(rng.integers(2**31 - 1))
@@ -289,10 +328,11 @@ class SequentialTransformer(BaseRecommender):
             threads = self.threads if ctx is None else ctx.threads(self.threads)
             with torch_threads(threads), torch.random.fork_rng(devices=devices):
                 torch.manual_seed(seed)
-                train(self, interactions, schedule, features, n_items, rng, ctx)
+                train(self, interactions, schedule, features, n_items, rng, ctx, sharded=sharded)
 
-    def _align_features(self, item_features: Any) -> np.ndarray | None:
-        """Item features as a float32 matrix aligned to ``self.items_`` (which may grow)."""
+    def _align_features(self, item_features: Any, by_id_only: bool = False) -> np.ndarray | None:
+        """Item features as a float32 matrix aligned to ``self.items_`` (which may grow);
+        ``by_id_only``: refuse a bare matrix (a sharded fit's item order is the union's)."""
         if item_features is None:
             return None
         ids = None
@@ -317,6 +357,11 @@ class SequentialTransformer(BaseRecommender):
         if not np.isfinite(mat).all():
             raise DataValidationError("item_features contains NaN or infinite values; fill or drop them.")
         n_known = len(self.items_)
+        if ids is None and by_id_only:
+            raise DataValidationError(
+                "item_features: a distributed_data='sharded' fit orders items by the union of every "
+                "rank's items, which no shard knows in advance; pass the features by id: "
+                "(ids, matrix) or a dict id -> vector.")
         if ids is None:
             if len(mat) != n_known:
                 raise DataValidationError(
@@ -389,6 +434,14 @@ class SequentialTransformer(BaseRecommender):
         return scores.cpu()
 
     def _known_histories(self, user_codes: np.ndarray, at: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+        held = getattr(self, "local_users_", None)
+        if held is not None and len(user_codes) and not held[user_codes].all():
+            other = self.users_.ids[user_codes[~held[user_codes]][0]]
+            raise DataValidationError(
+                f"{type(self).__name__}: user {_plain(other)!r} was trained on another rank's shard "
+                f"(distributed_data='sharded'); this model, on rank {getattr(self, 'rank_', 0)}, holds only "
+                "its own users' events. Recommend on rank 0 (it gathers every user's events), from the "
+                "saved model (liverec.load), or pass the user's events as history=.")
         out = []
         for r, u in enumerate(user_codes):
             lo, hi = self.seq_indptr_[u], self.seq_indptr_[u + 1]
@@ -420,6 +473,9 @@ class SequentialTransformer(BaseRecommender):
         ``history``; ``benchmarks/trust.py`` measures what remains in the weights.
         """
         lengths = np.diff(self.seq_indptr_)[keep]
+        held = getattr(self, "local_users_", None)
+        if held is not None:
+            self.local_users_ = held[keep]
         rows = concat_ranges(self.seq_indptr_[keep], lengths)
         self.seq_items_ = self.seq_items_[rows]
         self.seq_times_ = self.seq_times_[rows]
@@ -507,6 +563,7 @@ class SequentialTransformer(BaseRecommender):
         net.eval()
         self.net_ = net
         self._cache = None
+        self.local_users_ = None
         n_u = len(self.users_)
         self.seq_indptr_, self.seq_items_ = expect_csr(arrays, "seq/indptr", "seq/items", (n_u, n_items))
         self.seq_times_ = expect_array(arrays, "seq/times", "f", (len(self.seq_items_),), finite=True, dtype=np.float64)

@@ -12,6 +12,20 @@ global batches of ``batch_size * world_size`` windows and trains on its part of 
 weight, so the averaged gradient is the gradient of the global batch's loss. The clock behind
 ``time_limit`` is rank 0's, validation users are split among the replicas and their NDCG
 summed, and rank 0's stop decision is broadcast.
+
+On user shards (``distributed_data="sharded"``, the ``sharded`` path below) each replica holds
+only its own users' events, already re-coded into the union maps by the estimator. Each replica
+then draws everything that depends on its data (validation users, windows, batches, negatives)
+from its own random stream (``rng.spawn``; the network's initialisation still comes from the
+shared seed), and agrees with the others on what must be the same everywhere: the repeat rate
+(summed counts), the trained items (an all-reduced maximum), the repeat time buckets (the
+smallest lower and largest upper edge), and the steps per epoch: the most batches any replica
+has. A replica that has run out of batches steps on a placeholder batch of weight 0, so every
+window is trained on exactly once per epoch, none is dropped or repeated, and the
+``DistributedDataParallel`` all-reduces stay matched (the last steps of an uneven epoch then
+have a smaller global batch). Validation NDCG is summed over every replica's own validation
+users. At the end rank 0 gathers every user's events (tensors, ``Replicas.gather_to_root``) for
+the fitted sequences and ``seen_``; the other replicas keep their own.
 """
 
 from __future__ import annotations
@@ -28,6 +42,7 @@ import torch
 
 from ..._distributed import Replicas, data_fingerprint
 from ..._utils import Progress
+from ...base import _binary_csr
 from ...data import Interactions, LiveSchedule
 from .data import (
     Batch,
@@ -126,7 +141,11 @@ class _Loop:
     #: draws the sampled losses' negatives (``rng`` alone; a per-rank stream when data-parallel,
     #: so that ``rng`` draws the same windows on every replica)
     loss_rng: np.random.Generator | None = None
-    batch_size: int = 1  # the global batch: ``batch_size`` windows per replica
+    #: windows per step: the global batch (``batch_size`` per replica) when replicated, the
+    #: replica's own batch on user shards
+    batch_size: int = 1
+    #: each replica holds its own users' events (``distributed_data="sharded"``)
+    sharded: bool = False
 
 
 class _LossModule(torch.nn.Module):
@@ -142,19 +161,23 @@ class _LossModule(torch.nn.Module):
 
 def train(model: SequentialTransformer, X: Interactions, schedule: LiveSchedule | None,
           features: np.ndarray | None, n_items: int, rng: np.random.Generator,
-          replicas: Replicas | None = None) -> None:
+          replicas: Replicas | None = None, sharded: bool = False) -> None:
     """Fit ``model`` (its fitted attributes, ``net_`` included) to ``X``; data-parallel with
-    ``replicas``."""
+    ``replicas``, on disjoint user shards (``X`` in the union maps) when ``sharded``."""
     dev = model._torch_device()
+    shard = replicas if sharded else None
     if replicas is not None:
         dev = replicas.device(dev)
-        replicas.check_same_data(type(model).__name__, data_fingerprint(
-            len(X), X.n_users, X.n_items, X.user_codes, X.item_codes, X.time))
-    split = _split(model, X, n_items, rng)
+        if shard is None:
+            replicas.check_same_data(type(model).__name__, data_fingerprint(
+                len(X), X.n_users, X.n_items, X.user_codes, X.item_codes, X.time), shards_ok=True)
+    if shard is not None:  # this replica's own stream for all it draws from its own data
+        rng = rng.spawn(shard.world_size)[shard.rank]
+    split = _split(model, X, n_items, rng, shard)
     model.trained_items_ = split.trained
     model.time_buckets_ = None
     if model.repeat_aware:
-        model.time_buckets_ = TimeBuckets.fit(repeat_gaps(split.train), int(model.n_time_buckets))
+        model.time_buckets_ = _time_buckets(split.train, int(model.n_time_buckets), shard)
     model._live_training = schedule is not None and bool(model.availability)
     model._schedule_train = schedule
     net = _network(model, features, n_items, split.trained, dev)
@@ -164,17 +187,20 @@ def train(model: SequentialTransformer, X: Interactions, schedule: LiveSchedule 
                             weight_decay=float(model.weight_decay))
     amp = dev.type == "cuda" and torch.cuda.is_bf16_supported()
     losses = _loss_settings(model, split.trained, n_items, dev)
-    batch_size = int(model.batch_size) * (1 if replicas is None else replicas.world_size)
-    steps_per_epoch = max(1, len(length_batches(epoch_windows(split.train, split.users, int(model.max_len), rng,
-                                                              model.windows)[1], batch_size, rng)))
-    clock = _Clock(steps_per_epoch * int(model.n_epochs), model.time_limit)
+    batch_size = int(model.batch_size) * (1 if replicas is None or sharded else replicas.world_size)
+    n_batches = len(length_batches(epoch_windows(split.train, split.users, int(model.max_len), rng,
+                                                 model.windows)[1], batch_size, rng))
+    if shard is not None:  # every replica takes the steps of the one with the most batches
+        n_batches = int(shard.all_max([n_batches])[0])
+    clock = _Clock(max(1, n_batches) * int(model.n_epochs), model.time_limit)
     runner: Any = _LossModule(net)
     loss_rng = rng
     if replicas is not None:
         runner = replicas.wrap(runner, dev)
-        loss_rng = rng.spawn(replicas.world_size)[replicas.rank]  # spawning draws nothing from rng
+        if shard is None:
+            loss_rng = rng.spawn(replicas.world_size)[replicas.rank]  # spawning draws nothing from rng
     stopper = _run_epochs(_Loop(model, net, opt, split, losses, rng, clock, amp, runner, replicas, loss_rng,
-                                batch_size))
+                                batch_size, sharded))
     if stopper.best_state is not None:
         net.load_state_dict(stopper.best_state)
     net.eval()
@@ -183,6 +209,30 @@ def train(model: SequentialTransformer, X: Interactions, schedule: LiveSchedule 
     model.n_epochs_ = len(model.history_)
     model.fit_seconds_ = time.perf_counter() - clock.t0
     model.best_val_ndcg_ = None if not np.isfinite(stopper.best) else float(stopper.best)
+    if shard is not None:
+        _gather_sequences(model, split.full, shard)
+
+
+def _gather_sequences(model: SequentialTransformer, full: FlatSequences, shard: Replicas) -> None:
+    """Every user's events on rank 0 (the saved model's sequences and ``seen_``); the other
+    replicas keep their own users' and mark them in ``local_users_``."""
+    n_users, n_items = len(model.users_), len(model.items_)
+    users = np.repeat(np.arange(n_users, dtype=np.int64), full.lengths)
+    codes = shard.gather_to_root(np.stack([users, full.items.astype(np.int64)], axis=1))
+    times = shard.gather_to_root(full.times)
+    if codes is not None and times is not None:  # rank 0
+        # each user's events come from one replica, in time order: a stable sort keeps it
+        order = np.argsort(codes[:, 0], kind="stable")
+        users, items, at = codes[order, 0], codes[order, 1], times[order]
+        indptr = np.zeros(n_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(users, minlength=n_users), out=indptr[1:])
+        model.seq_items_, model.seq_times_, model.seq_indptr_ = items, at, indptr
+        model.median_gap_ = _median_gap(at, indptr)
+    else:
+        items = full.items
+        model.local_users_ = full.lengths > 0
+    model.median_gap_ = float(shard.broadcast_floats([model.median_gap_])[0])
+    model.seen_ = _binary_csr(users, items, (n_users, n_items))
 
 
 # Data ---------------------------------------------------------------------------------------
@@ -196,8 +246,32 @@ def loss_weights(X: Interactions, weighting: str) -> np.ndarray:
     return w.astype(np.float32)
 
 
-def _split(model: SequentialTransformer, X: Interactions, n_items: int, rng: np.random.Generator) -> _Split:
-    """Every user's sequence (kept on ``model`` for scoring) and the validation split."""
+def _median_gap(times: np.ndarray, indptr: np.ndarray) -> float:
+    """Median time between a user's consecutive events (1 when no user has two)."""
+    counts = np.diff(indptr)
+    gaps = np.diff(times)[np.diff(np.repeat(np.arange(len(counts)), counts)) == 0]
+    return float(np.median(gaps)) if len(gaps) else 1.0
+
+
+def _time_buckets(train_seq: FlatSequences, n_buckets: int, shard: Replicas | None) -> TimeBuckets:
+    """Repeat time buckets; on user shards from the smallest lower and largest upper edge that
+    any shard's gaps give (``TimeBuckets.fit`` on one shard)."""
+    gaps = repeat_gaps(train_seq)
+    if shard is None:
+        return TimeBuckets.fit(gaps, n_buckets)
+    gaps = gaps[np.isfinite(gaps) & (gaps > 0)]
+    lo, hi = (np.quantile(gaps, [0.01, 1.0]) if len(gaps) else (np.inf, -np.inf))
+    lo, hi = float(shard.all_min([lo])[0]), float(shard.all_max([hi])[0])
+    if not np.isfinite(lo):  # no repeat anywhere
+        lo, hi = 1.0, 2.0
+    lo = max(lo, 1e-9)
+    return TimeBuckets(np.geomspace(lo, max(hi, lo * 2), n_buckets - 1))
+
+
+def _split(model: SequentialTransformer, X: Interactions, n_items: int, rng: np.random.Generator,
+           shard: Replicas | None = None) -> _Split:
+    """Every user's sequence (kept on ``model`` for scoring) and the validation split (on user
+    shards: this shard's, with the repeat rate and trained items agreed by all)."""
     order = X.sort_order()
     counts = np.bincount(X.user_codes, minlength=len(model.users_))
     indptr = np.zeros(len(counts) + 1, dtype=np.int64)
@@ -205,13 +279,17 @@ def _split(model: SequentialTransformer, X: Interactions, n_items: int, rng: np.
     full = FlatSequences(X.item_codes[order].copy(), X.time[order].copy(),
                          loss_weights(X, model.loss_weighting)[order], indptr)
     model.seq_items_, model.seq_times_, model.seq_indptr_ = full.items, full.times, full.indptr
-    gaps = np.diff(full.times)[np.diff(np.repeat(np.arange(len(counts)), counts)) == 0]
-    model.median_gap_ = float(np.median(gaps)) if len(gaps) else 1.0
+    model.median_gap_ = _median_gap(full.times, indptr)  # on user shards, rank 0's after the gather
     # repeat rate decides the validation protocol: seen items excluded when repeats are rare
-    n_pairs = len(np.unique(X.user_codes * np.int64(n_items) + X.item_codes))
-    model.repeat_rate_ = float(1.0 - n_pairs / len(X))
+    n_pairs, n_events = len(np.unique(X.user_codes * np.int64(n_items) + X.item_codes)), len(X)
+    if shard is not None:  # users are disjoint: so are their (user, item) pairs
+        n_pairs, n_events = (int(v) for v in shard.all_sum([n_pairs, n_events]))
+    model.repeat_rate_ = float(1.0 - n_pairs / n_events)
 
-    val_users = _validation_users(full.lengths, model.validation_size, rng)
+    size = model.validation_size
+    if shard is not None and isinstance(size, numbers.Integral):  # a count: this shard's part of it
+        size = len(np.array_split(np.arange(int(size)), shard.world_size)[shard.rank])
+    val_users = _validation_users(full.lengths, size, rng)
     keep = np.ones(len(full.items), dtype=bool)
     keep[indptr[val_users + 1] - 1] = False
     tcounts = counts.copy()
@@ -221,6 +299,8 @@ def _split(model: SequentialTransformer, X: Interactions, n_items: int, rng: np.
     train_seq = FlatSequences(full.items[keep], full.times[keep], full.weights[keep], tindptr)
     trained = np.zeros(n_items, dtype=bool)
     trained[train_seq.items] = True
+    if shard is not None:  # trained anywhere
+        trained = shard.all_max(trained.astype(np.float64)) > 0
     return _Split(full, train_seq, val_users, np.flatnonzero(train_seq.lengths >= 2), trained)
 
 
@@ -304,6 +384,8 @@ def _run_epochs(loop: _Loop) -> _EarlyStopping:
 
 def _train_epoch(loop: _Loop) -> tuple[float, int, bool]:
     """One pass over freshly drawn windows: (loss sum, targets, whether time ran out)."""
+    if loop.sharded:
+        return _train_shard_epoch(loop)
     model = loop.model
     loop.net.train()
     starts, wlens = epoch_windows(loop.split.train, loop.split.users, int(model.max_len), loop.rng, model.windows)
@@ -318,6 +400,37 @@ def _train_epoch(loop: _Loop) -> tuple[float, int, bool]:
             loss_sum += float(loss.detach()) * n_t
             tgt_sum += n_t
         if loop.clock.out_of_time():
+            return loss_sum, tgt_sum, True
+    return loss_sum, tgt_sum, False
+
+
+def _train_shard_epoch(loop: _Loop) -> tuple[float, int, bool]:
+    """One pass over this replica's own windows, in as many steps as the replica with the most
+    batches takes (zero-weight placeholder steps once this one's windows are used up)."""
+    model, rep, train_seq = loop.model, loop.replicas, loop.split.train
+    assert rep is not None
+    horizon = int(model.target_horizon)
+    loop.net.train()
+    starts, wlens = epoch_windows(train_seq, loop.split.users, int(model.max_len), loop.rng, model.windows)
+    batches = length_batches(wlens, loop.batch_size, loop.rng)
+    n_steps = int(rep.all_max([len(batches)])[0])
+    loss_sum, tgt_sum = 0.0, 0
+    for s in range(n_steps):
+        mine = s < len(batches)
+        if mine:
+            batch = gather_batch(train_seq, starts[batches[s]], wlens[batches[s]], horizon)
+        elif batches:  # one of this replica's windows, weighted 0
+            batch = gather_batch(train_seq, starts[batches[0][:1]], wlens[batches[0][:1]], horizon)
+        else:  # a replica without windows: a two-event window of a trained item, weighted 0
+            code = int(loop.losses.pool[0]) if len(loop.losses.pool) else 0
+            dummy = FlatSequences(np.array([code, code], dtype=np.int64), np.zeros(2), np.ones(2, dtype=np.float32),
+                                  np.array([0, 2], dtype=np.int64))
+            batch = gather_batch(dummy, np.array([0]), np.array([2]), horizon)
+        loss, n_t = _step(loop, batch, counts=mine)
+        if mine:
+            loss_sum += float(loss.detach()) * n_t
+            tgt_sum += n_t
+        if loop.clock.out_of_time():  # the clock is rank 0's: every replica stops at this step
             return loss_sum, tgt_sum, True
     return loss_sum, tgt_sum, False
 
@@ -359,6 +472,11 @@ def _validate(loop: _Loop) -> float | None:
     """Validation NDCG@10 (``None`` without validation users); data-parallel, each replica
     scores its part of the users and the sums are shared."""
     model, full, users = loop.model, loop.split.full, loop.split.val_users
+    if loop.sharded:  # every replica scores its own validation users
+        assert loop.replicas is not None
+        gains = ndcg_gains(model, full, users) if len(users) else np.zeros(0)
+        total, count = loop.replicas.all_sum([float(gains.sum()), len(gains)])
+        return None if count == 0 else float(total / count)
     if not len(users):
         return None
     if loop.replicas is None:
