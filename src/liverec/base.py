@@ -158,6 +158,10 @@ class BaseRecommender(ParamsMixin):
     #: Whether ``_score_known``/``_score_history`` always return a new float32 CPU tensor
     #: that ``recommend`` may overwrite (saves a copy of every score block).
     _fresh_scores: bool = False
+    #: Whether the model scores a user seen in fit from their fitted event sequence (sequence
+    #: models): a service then gives it that sequence followed by the viewer's fresh events
+    #: (`known_sequences`). Other models score known users from their fitted state alone.
+    reads_sequences: bool = False
 
     # Fitting -----------------------------------------------------------------------------------
     def fit(
@@ -284,6 +288,23 @@ class BaseRecommender(ParamsMixin):
                 f"{type(self).__name__} returned scores of shape {tuple(out.shape)}, "
                 f"expected {(len(codes), len(self.items_))}.")
         return out
+
+    def known_sequences(self, user_codes: np.ndarray, at: np.ndarray | None = None
+                        ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The fitted events a sequence model reads for users seen in fit (``reads_sequences``).
+
+        Args:
+            user_codes: Model user codes (``self.users_``).
+            at: Per user, only events strictly before this time (float seconds as in
+                ``Interactions.time``); ``None``: all fitted events.
+
+        Returns:
+            Per user, ``(item codes, times)`` in time order.
+
+        Raises:
+            NotImplementedError: for a model that does not read sequences.
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not score users from event sequences.")
 
     def _predict_pairs(self, user_codes: np.ndarray, item_codes: np.ndarray) -> np.ndarray:
         out = np.empty(len(user_codes), dtype=np.float32)

@@ -36,7 +36,7 @@ _COLD = ("hot", "raise")
 
 def _reads_sequences(model: Any) -> bool:
     """Whether the model scores a known user from their event sequence (the Transformer)."""
-    return hasattr(model, "_known_histories")
+    return bool(getattr(model, "reads_sequences", False))
 
 
 def _model_kind(model: Any, schedule: LiveSchedule | None) -> str | None:
@@ -437,7 +437,7 @@ class LiveService:
                 if not seq:
                     out.append(None)
                     continue
-                f_items, f_times = model._known_histories(np.array([codes[j]]), at[j:j + 1])[0]
+                f_items, f_times = model.known_sequences(np.array([codes[j]]), at[j:j + 1])[0]
                 newer = times > f_times[-1] if len(f_times) else np.ones(len(times), dtype=bool)
                 n_fit = len(f_items)
                 items = np.concatenate([f_items, items[newer]])

@@ -156,6 +156,7 @@ class SequentialTransformer(BaseRecommender):
 
     #: every scoring call returns a newly computed tensor, so ``recommend`` may write into it
     _fresh_scores = True
+    reads_sequences = True  # a known user is scored from their fitted sequence (known_sequences)
 
     # fitted state, set by ``training.train`` or loaded by ``_load_state``
     net_: Any  # network.SequenceEncoder
@@ -433,7 +434,22 @@ class SequentialTransformer(BaseRecommender):
                     scores[r_t, torch.from_numpy(cols).to(dev)] += hr[r_t, torch.from_numpy(b).to(dev)] - hr[r_t, 0]
         return scores.cpu()
 
-    def _known_histories(self, user_codes: np.ndarray, at: np.ndarray | None) -> list[tuple[np.ndarray, np.ndarray]]:
+    def known_sequences(self, user_codes: np.ndarray, at: np.ndarray | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The fitted events the model reads for users seen in fit (see
+        [`BaseRecommender.known_sequences`][liverec.base.BaseRecommender.known_sequences]).
+
+        Examples:
+            >>> from liverec.data import Interactions
+            >>> X = Interactions.from_arrays(user=[1, 1, 1, 2, 2], item=["a", "b", "a", "b", "c"],
+            ...                              time=[1.0, 2.0, 3.0, 1.0, 2.0])
+            >>> model = SequentialTransformer(n_epochs=1, max_len=4, embedding_dim=8, random_state=0,
+            ...                               validation_size=0, verbose=False).fit(X)
+            >>> items, times = model.known_sequences(model.users_.codes([1]), at=[2.5])[0]
+            >>> model.items_.take(items).tolist(), times.tolist()
+            (['a', 'b'], [1.0, 2.0])
+        """
+        user_codes = np.asarray(user_codes, dtype=np.int64)
+        at = None if at is None else np.asarray(at, dtype=np.float64)
         held = getattr(self, "local_users_", None)
         if held is not None and len(user_codes) and not held[user_codes].all():
             other = self.users_.ids[user_codes[~held[user_codes]][0]]
@@ -451,7 +467,7 @@ class SequentialTransformer(BaseRecommender):
         return out
 
     def _score_known(self, user_codes: np.ndarray, at: np.ndarray | None) -> Any:
-        return self._score_sequences(self._known_histories(user_codes, at), at)
+        return self._score_sequences(self.known_sequences(user_codes, at), at)
 
     def _score_history(self, histories: list[History], at: np.ndarray | None) -> Any:
         hs = []
@@ -489,7 +505,7 @@ class SequentialTransformer(BaseRecommender):
         same request time, the user's next expected event). Only the last ``max_len``
         events are read, so only they are attributed. Contributions are not additive.
         """
-        items, times = self._known_histories(np.array([user_code]), None)[0]
+        items, times = self.known_sequences(np.array([user_code]), None)[0]
         L = min(len(items), int(self.max_len))
         items, times = items[len(items) - L:], times[len(times) - L:]
         at = np.full(L + 1, (times[-1] + self.median_gap_) if L else 0.0)
