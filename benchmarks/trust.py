@@ -89,7 +89,8 @@ def forgetting_gap(quick: bool, seed: int) -> list[dict[str, Any]]:
             "model": name, "forgotten_users": len(gone), "recall@10_original": original,
             "recall@10_after_forget": forgotten, "recall@10_retrained": retrained,
             "gap_forget_minus_retrain": forgotten - retrained,
-            "remaining_share": (forgotten - retrained) / advantage if abs(advantage) > 1e-9 else None,
+            # undefined when the original model had no advantage on them to keep
+            "remaining_share": (forgotten - retrained) / advantage if advantage > 1e-9 else None,
             "seconds": time.perf_counter() - t0,
         })
         print(f"  {name:<22s} original {original:.4f}  after forget {forgotten:.4f}  retrained {retrained:.4f}",

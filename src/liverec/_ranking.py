@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._params import Interval, validate_parameter
+from ._utils import plain
 from .data import Interactions, LiveSchedule
 from .data._columns import check_time_kind, is_scalar, parse_time_query
 from .exceptions import DataValidationError, InvalidParameterError, UnknownUserError
@@ -225,17 +226,13 @@ def _parse_at(model: Any, at: Any, schedule: LiveSchedule | None, n: int) -> np.
     return at_arr
 
 
-def _key(u: Any) -> Any:
-    return u.item() if hasattr(u, "item") else u
-
-
 def _parse_item_filter(items: IdMap, value: Any, users: np.ndarray,
                        name: str) -> tuple[np.ndarray | None, list[np.ndarray] | None]:
     """Global array of codes, or one array of codes per user (unknown items are skipped)."""
     if value is None:
         return None, None
     if isinstance(value, Mapping):
-        per_user = [items.codes(np.atleast_1d(np.asarray(value.get(_key(u), []))), missing="ignore") for u in users]
+        per_user = [items.codes(np.atleast_1d(np.asarray(value.get(plain(u), []))), missing="ignore") for u in users]
         return None, [c[c >= 0] for c in per_user]
     arr = value.to_numpy() if hasattr(value, "to_numpy") else value
     if is_sequence(arr) and len(arr) and all(is_sequence(x) for x in arr):
@@ -276,8 +273,8 @@ def _parse_history(items: IdMap, history: Any, users: np.ndarray, single: bool) 
         return out
     if isinstance(history, Mapping):
         for j, u in enumerate(users):
-            if _key(u) in history:
-                h = history[_key(u)]
+            if plain(u) in history:
+                h = history[plain(u)]
                 # a History is already in the model's item codes (the serving layer's form)
                 out[j] = (_checked_history(h, len(items)) if isinstance(h, History)
                           else _history_from_items(items, h))

@@ -11,6 +11,16 @@ import numpy as np
 from .exceptions import InvalidParameterError
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for dict keys, JSON and messages); anything
+    else as it is.
+
+    >>> plain(np.int64(3)), plain("a")
+    (3, 'a')
+    """
+    return value.item() if hasattr(value, "item") else value
+
+
 def concat_ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     """Concatenate ``arange(s, s + c)`` for every pair, without a Python loop.
 

@@ -15,6 +15,7 @@ from ._distributed import writes_here
 from ._params import Interval, ParamsMixin, validate_parameter
 from ._ranking import History, check_k, cosine_top_k, id_array, parse_request, recommend_top_k
 from ._utils import html_table
+from ._utils import plain as _plain
 from .data import IdMap, Interactions, LiveSchedule
 from .exceptions import (
     DataValidationError,
@@ -27,10 +28,6 @@ from .exceptions import (
 from .explain import Explanation
 
 __all__ = ["BaseRecommender", "History", "Recommendations"]
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value
 
 
 class Recommendations:
@@ -113,7 +110,7 @@ class Recommendations:
         if n == 0:
             raise InvalidParameterError(f"Recommendations: there are no rows, so row {row!r} does not exist.")
         validate_parameter("Recommendations", "row", row, [Interval(numbers.Integral, -n, n - 1, closed="both")])
-        return [x.item() if hasattr(x, "item") else x for x in self.items[row][self.mask[row]]]
+        return [_plain(x) for x in self.items[row][self.mask[row]]]
 
     def __iter__(self) -> Iterator[list[Any]]:
         """The rows' item lists in order (``recs[0]``, ``recs[1]``, ...)."""
@@ -123,11 +120,11 @@ class Recommendations:
         """One dict per recommendation: ``user``, ``rank`` (1-based), ``item``, ``score``."""
         out = []
         for r in range(len(self)):
-            user = self.users[r].item() if hasattr(self.users[r], "item") else self.users[r]
+            user = _plain(self.users[r])
             for c in np.flatnonzero(self.mask[r]):
                 item = self.items[r, c]
                 out.append({"user": user, "rank": int(c) + 1,
-                            "item": item.item() if hasattr(item, "item") else item,
+                            "item": _plain(item),
                             "score": float(self.scores[r, c])})
         return out
 

@@ -24,11 +24,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._utils import plain as _plain
+
 __all__ = ["Explanation", "Reason"]
-
-
-def _plain(x: Any) -> Any:
-    return x.item() if hasattr(x, "item") else x
 
 
 @dataclass(frozen=True)

@@ -125,13 +125,3 @@ def convert_ids(columns: dict[str, np.ndarray], names: dict[str, str | None],
         if kind == "int" and name is not None and name in out:
             out[name] = parse_int_ids(out[name], name)
     return out
-
-
-def read_parquet_columns(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read a Parquet file into ``{column: array}`` (requires pandas and pyarrow)."""
-    try:
-        import pandas as pd
-    except ImportError as err:  # pragma: no cover
-        raise ImportError("reading Parquet needs pandas and pyarrow: pip install pandas pyarrow") from err
-    frame = pd.read_parquet(os.fspath(path))
-    return {str(c): frame[c].to_numpy() for c in frame.columns}

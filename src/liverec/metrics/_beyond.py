@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .._utils import plain
 from ..data import Interactions
 from ..data._columns import is_scalar, normalize_ids
 from ..exceptions import DataTypeError, DataValidationError, InvalidParameterError
@@ -100,7 +101,7 @@ def novelty(ranked: Any, item_counts: Any, n_users: int, k: int | None = 10, *, 
     top, valid = _top(ranked, k)
     if isinstance(item_counts, Mapping):
         flat = top[valid]
-        counts = np.array([item_counts.get(x.item() if hasattr(x, "item") else x, 0) for x in flat], dtype=np.float64)
+        counts = np.array([item_counts.get(plain(x), 0) for x in flat], dtype=np.float64)
         info = np.zeros(top.shape)
         info[valid] = -np.log2(np.maximum(counts, 1.0) / n_users)
     else:
@@ -211,7 +212,7 @@ def _rate(events: Any, numerator: str, denominator: str, by: Any) -> float | dic
     n_den = np.bincount(codes, weights=den, minlength=len(keys))
     with np.errstate(invalid="ignore", divide="ignore"):
         rates = np.where(n_den > 0, n_num / np.maximum(n_den, 1), np.nan)
-    return {(key.item() if hasattr(key, "item") else key): float(r) for key, r in zip(keys, rates, strict=True)}
+    return {plain(key): float(r) for key, r in zip(keys, rates, strict=True)}
 
 
 def ctr(events: Any, *, impression: str = "impression", click: str = "click", by: Any = None) -> float | dict[Any, float]:

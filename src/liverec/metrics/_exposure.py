@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from .._params import Interval, Options, validate_parameter
+from .._utils import plain as _plain
 from ..exceptions import DataValidationError
 
 __all__ = [
@@ -49,10 +50,6 @@ __all__ = [
 ]
 
 _WEIGHTINGS = ("uniform", "position")
-
-
-def _plain(x: Any) -> Any:
-    return x.item() if hasattr(x, "item") else x
 
 
 def _slots(recommended: Any, weighting: str) -> tuple[list[list[Any]], list[np.ndarray]]:

@@ -13,11 +13,12 @@ from typing_extensions import Self
 from .._params import Device, Interval, Options
 from .._runtime import resolve_device, resolve_threads, torch_threads
 from .._utils import Progress
+from .._utils import plain as _plain
 from ..base import BaseRecommender, History, _binary_csr
 from ..data import Interactions, LiveSchedule
 from ..data._columns import check_nonnegative_weights
 from ..exceptions import DataTypeError, PersistenceError
-from ..explain import Explanation, Reason, _plain, sort_reasons
+from ..explain import Explanation, Reason, sort_reasons
 from ..persistence import expect_array, expect_attribute, expect_csr, register
 
 __all__ = ["ALS"]

@@ -13,7 +13,7 @@ from typing_extensions import Self
 
 from .. import persistence
 from .._params import DictOf, HasMethods, Interval, ParamsMixin
-from .._utils import concat_ranges
+from .._utils import concat_ranges, plain
 from ..data import IdMap, Interactions, TextEvents
 from ..data._columns import _object_array, as_1d, as_time_query, is_scalar
 from ..data.interactions import DEFAULT_EVENT_WEIGHTS
@@ -905,7 +905,7 @@ class UserProfileBuilder(ParamsMixin):
             w = np.exp(logv - logv.max())
             w /= w.sum()
             order = np.argsort(-w, kind="stable")[: self.top_n]
-            top_streamers = [(_py(idmap.ids[cols[j]]), float(w[j])) for j in order]
+            top_streamers = [(plain(idmap.ids[cols[j]]), float(w[j])) for j in order]
         cat = [(c, f[f"cat:{c}"]) for c in self.categories_]
         cat.sort(key=lambda x: -x[1])
         bands = {b: f[f"price_band:{b}"] for b in self.band_labels_}
@@ -916,7 +916,7 @@ class UserProfileBuilder(ParamsMixin):
         V = self.item_vectors()
         taste = row[-V.shape[1]:] if V is not None else None
         return UserProfile(
-            user=_py(arr[0]), at=t, n_events=int(counts.sum()), cold_start=f["cold_start"],
+            user=plain(arr[0]), at=t, n_events=int(counts.sum()), cold_start=f["cold_start"],
             top_streamers=top_streamers, top_categories=cat[: self.top_n],
             price_band=max(bands, key=lambda k: bands[k]) if bands else None, price_band_shares=bands,
             mean_price=float(np.exp(f["log_mean_price"])) if self.has_prices_ else None,
@@ -1094,7 +1094,4 @@ def _load_pairs(arrays: Mapping[str, np.ndarray], key: str, n_rows: int, n_cols:
     except ValueError as err:
         raise PersistenceError(f"arrays.safetensors: tensor '{key}/rows': {err}") from err
 
-
-def _py(x: Any) -> Any:
-    return x.item() if hasattr(x, "item") else x
 

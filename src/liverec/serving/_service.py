@@ -20,6 +20,7 @@ from .._ranking import (
     parse_request,
     recommend_top_k,
 )
+from .._utils import plain
 from ..base import BaseRecommender, Recommendations, check_is_fitted
 from ..data import IdMap, Interactions, LiveSchedule
 from ..data._columns import check_time_kind, is_scalar, parse_time_query, seconds_to_datetime
@@ -613,7 +614,7 @@ class LiveService:
         if model is None:
             raise DataValidationError("recommend_products: this service has no products model; pass "
                                       "products=<a fitted ProfileRanker> (and product_rooms) to LiveService.")
-        key = room.item() if hasattr(room, "item") else room
+        key = plain(room)
         in_room = self._rooms.get(key)
         if in_room is None or not len(in_room):
             raise DataValidationError(f"recommend_products: room {key!r} sells no product known to the service; "
@@ -670,7 +671,7 @@ def _product_rooms(table: Any) -> dict[Any, np.ndarray]:
     r_sorted = rooms[order]
     uniq, first = np.unique(r_sorted, return_index=True)
     groups = np.split(products[order], first[1:])
-    return {u.item() if hasattr(u, "item") else u: g for u, g in zip(uniq, groups, strict=True)}
+    return {plain(u): g for u, g in zip(uniq, groups, strict=True)}
 
 
 def _merge(ids: np.ndarray, k: int, parts: list[tuple[np.ndarray, Recommendations]]) -> Recommendations:

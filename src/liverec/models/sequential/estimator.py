@@ -12,10 +12,11 @@ from ..._distributed import replicas
 from ..._params import Device, Interval, Options
 from ..._runtime import resolve_device, torch_threads
 from ..._utils import concat_ranges
+from ..._utils import plain as _plain
 from ...base import BaseRecommender, History
 from ...data import Interactions, LiveSchedule
 from ...exceptions import DataValidationError, InvalidParameterError, PersistenceError
-from ...explain import Explanation, Reason, _plain, sort_reasons
+from ...explain import Explanation, Reason, sort_reasons
 from ...persistence import StateArrays, expect_array, expect_attribute, expect_csr, register
 from .data import TimeBuckets
 
@@ -89,10 +90,10 @@ class SequentialTransformer(BaseRecommender):
         horizon_decay: Weight ratio between consecutive horizon targets, in ``(0, 1]``.
         output_precision: Operand type of the output layer's products in training with
             ``loss="ce"`` (the logits over the catalogue and their two gradients, most of a
-            training step): ``"float32"``, or ``"bfloat16"`` (bf16 operands, float32 sums and
-            softmax). The products run several times faster on CPUs with bf16 dot-product
-            instructions (``avx512_bf16``, AMX); a whole ML-1M epoch took 17% less CPU time on
-            such a CPU, at the same accuracy. Scores at ``recommend`` stay float32.
+            training step): ``"float32"``, or ``"bfloat16"`` (bf16 operands and products,
+            float32 softmax and gradient sums), for CPUs with bf16 dot-product instructions
+            (``avx512_bf16``, AMX) and GPUs: a whole ML-1M epoch took 17% less CPU time on such
+            a CPU, at the same accuracy. Scores at ``recommend`` stay float32.
         time_limit: Stop training after this many seconds (the learning-rate schedule then
             follows elapsed time, so it still decays to the end). ``None``: no limit.
         device: ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ...; an

@@ -45,7 +45,7 @@ class LossSettings:
             the full softmax (``None`` when every item has some).
         device: Torch device of the network.
         matmul_dtype: Operand type of the output layer's three products in ``"ce"``
-            (``torch.bfloat16``: bf16 operands, float32 results; ``None``: float32).
+            (``torch.bfloat16``: bf16 operands and products, float32 softmax; ``None``: float32).
     """
 
     loss: str
@@ -237,9 +237,8 @@ class ChunkedSoftmaxCE(torch.autograd.Function):
     ``weight`` ``(N, K)`` their loss weights, ``allowed`` an optional ``(N, V)`` boolean mask
     of the items each row's softmax may use (every target must be allowed), ``chunk`` rows per
     chunk and ``matmul_dtype`` (``torch.bfloat16`` or ``None``) the operand type of the three
-    products: with bf16 they run on the CPU's bf16 dot-product units (several times float32's
-    speed where the CPU has them), accumulating in float32; the log-sum-exp, the softmax and the
-    loss stay float32. Returns ``sum(weight * -log_softmax[target]) / sum(weight)``.
+    products: with bf16 they run on the CPU's bf16 dot-product units where it has them; the
+    log-sum-exp, the softmax and the loss stay float32. Returns ``sum(weight * -log_softmax[target]) / sum(weight)``.
     """
 
     @staticmethod
