@@ -184,22 +184,24 @@ def cg_solve(cm1: CsrTensor, X: torch.Tensor, Y: torch.Tensor, regularization: f
     w = torch.addcmul(cm1.values + 1.0, cm1.values, sampled.values(), value=-1.0)
     R = torch.addmm(cm1.with_values(w) @ Y, X, YtY, alpha=-1.0)
     P = R.clone()
-    rs_old = (R * R).sum(1)
+    rs_old = torch.linalg.vecdot(R, R)
+    # few kernels per step: every call holds the GIL for its dispatch, which is what the other
+    # threads of a half-sweep wait on; the weighted matrix shares the sampled product's values
+    s = sampled.values()
+    weighted = cm1.with_values(s)
     for step in range(cg_steps):
         # A p = YtY p + Y^T ((C - I) (Y p)); the sampled product reuses its output buffer
         torch.sparse.sampled_addmm(pattern, P, Y.T, beta=0.0, out=sampled)
-        s = sampled.values()
         s.mul_(cm1.values)
-        AP = torch.addmm(cm1.with_values(s) @ Y, P, YtY)
-        pap = (P * AP).sum(1)
-        a = torch.where(pap > 0, rs_old / pap.clamp_min(1e-30), torch.zeros_like(pap))
-        X.addcmul_(a.unsqueeze(1), P)
+        AP = torch.addmm(weighted @ Y, P, YtY)
+        pap = torch.linalg.vecdot(P, AP)
+        a = torch.where(pap > 0, rs_old / pap, 0.0).unsqueeze(1)  # 0 where p'Ap is 0 (converged)
+        X.addcmul_(a, P)
         if step == cg_steps - 1:
             break
-        R.addcmul_(a.unsqueeze(1), AP, value=-1.0)
-        rs_new = (R * R).sum(1)
-        beta = torch.where(rs_old > 0, rs_new / rs_old.clamp_min(1e-30), torch.zeros_like(rs_new))
-        P.mul_(beta.unsqueeze(1)).add_(R)
+        R.addcmul_(a, AP, value=-1.0)
+        rs_new = torch.linalg.vecdot(R, R)
+        P.mul_(torch.where(rs_old > 0, rs_new / rs_old, 0.0).unsqueeze(1)).add_(R)
         rs_old = rs_new
     return X
 
