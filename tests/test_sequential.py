@@ -5,6 +5,7 @@ Tiny models on tiny synthetic data, so the whole file runs in seconds on one CPU
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import tempfile
@@ -21,6 +22,7 @@ from liverec._ranking import parse_request
 from liverec.data import Interactions
 from liverec.exceptions import DataValidationError
 from liverec.models import SequentialTransformer
+from liverec.models.sequential import training
 from liverec.models.sequential.data import (
     FlatSequences,
     TimeBuckets,
@@ -28,7 +30,7 @@ from liverec.models.sequential.data import (
     last_occurrence_pairs,
     sample_live,
 )
-from liverec.models.sequential.losses import ChunkedSoftmaxCE
+from liverec.models.sequential.losses import ChunkedSoftmaxCE, LossSettings, _Targets, sampled_loss
 from liverec.testing import contract_data
 
 TINY = dict(embedding_dim=16, max_len=16, batch_size=32, random_state=0, verbose=False)
@@ -166,6 +168,47 @@ def test_bfloat16_output_layer_learns_like_float32() -> None:
                                      output_precision=p, **TINY).fit(X) for p in ("float32", "bfloat16")}
     assert runs["bfloat16"].history_[-1]["loss"] == pytest.approx(runs["float32"].history_[-1]["loss"], rel=0.1)
     assert ndcg_at_10(runs["bfloat16"], users, targets) == 1.0
+
+
+def test_sampled_warmup_trains_the_first_part_on_the_sampled_softmax_then_the_full_one(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    used: list[str] = []
+    real = training.batch_loss
+
+    def spy(net: object, batch: object, rng: object, cfg: LossSettings) -> object:
+        used.append(cfg.loss)
+        return real(net, batch, rng, cfg)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(training, "batch_loss", spy)
+    X, _, _ = cyclic_data()
+    SequentialTransformer(n_epochs=4, validation_size=0, sampled_warmup=0.5, n_negatives=4, **TINY).fit(X)
+    switch = used.index("ce")
+    assert switch == len(used) // 2  # the clock's fraction of the steps
+    assert set(used[:switch]) == {"sampled_ce"} and set(used[switch:]) == {"ce"}
+
+
+def test_sampled_warmup_learns_too() -> None:
+    X, users, targets = cyclic_data()
+    model = SequentialTransformer(n_epochs=60, dropout=0.0, learning_rate=5e-3, validation_size=0,
+                                  sampled_warmup=0.5, n_negatives=4, **TINY).fit(X)
+    assert ndcg_at_10(model, users, targets) > 0.9
+
+
+@given(st.integers(1, 50), st.integers(2, 300), st.integers(0, 2**16))
+def test_corrected_sampled_softmax_of_equal_scores_matches_the_full_one(k: int, n_pool: int, seed: int) -> None:
+    # every score equal: the full softmax loss is log(n); the corrected sampled one log(1 + n)
+    # (the target is also among the n candidates), the uncorrected one log(1 + k)
+    rng = np.random.default_rng(seed)
+    n = 7
+    t = _Targets(torch.zeros(n, 4), torch.randn(n_pool + 3, 4), np.full(n, n_pool + 2), torch.full((n,), n_pool + 2),
+                 torch.ones(n), np.zeros(n), None)
+    cfg = LossSettings(loss="sampled_ce", n_items=n_pool + 3, n_negatives=k, target_horizon=1, horizon_decay=0.5,
+                       live_codes=None, pool=np.arange(n_pool), time_buckets=None, cold=None,
+                       device=torch.device("cpu"), correct_sampling=True)
+    loss = sampled_loss(None, t, rng, cfg)  # type: ignore[arg-type]  # the network only serves repeat scores
+    np.testing.assert_allclose(loss.numpy(), np.log1p(n_pool), rtol=1e-5)
+    plain = sampled_loss(None, t, rng, dataclasses.replace(cfg, correct_sampling=False))  # type: ignore[arg-type]
+    np.testing.assert_allclose(plain.numpy(), np.log1p(k), rtol=1e-5)
 
 
 def test_horizon_targets_are_the_later_events_of_the_same_window() -> None:
@@ -412,6 +455,8 @@ def test_the_saved_format_keeps_its_class_array_and_attribute_names(tmp_path: Pa
     ({"target_horizon": 2, "loss": "bce"}, "target_horizon=2 needs loss='ce'"),
     ({"target_horizon": 0}, r"'target_horizon' must be an int in \[1, inf\)"),
     ({"horizon_decay": 0.0}, r"'horizon_decay' must be a float in \(0, 1\]"),
+    ({"sampled_warmup": 0.5, "loss": "bce"}, "sampled_warmup=0.5 needs loss='ce'"),
+    ({"sampled_warmup": 1.0}, r"'sampled_warmup' must be a float in \[0, 1\)"),
 ])
 def test_bad_hyper_parameters_are_named_in_the_error(params: dict, message: str) -> None:
     X, _ = contract_data()

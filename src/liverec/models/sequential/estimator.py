@@ -61,7 +61,16 @@ class SequentialTransformer(BaseRecommender):
             Klenitskiy & Vasilev 2023). ``"sampled_ce"``: softmax over the target and
             ``n_negatives`` sampled items (cheaper for huge catalogues). ``"bce"``: binary
             cross-entropy against ``n_negatives`` sampled items (the original SASRec).
-        n_negatives: Negatives per target for the sampled losses.
+        n_negatives: Negatives per target for the sampled losses (and for the sampled start
+            of ``sampled_warmup``).
+        sampled_warmup: With ``loss="ce"``, the fraction of training (of the steps, or of
+            ``time_limit`` when that is further along: the clock of the learning-rate schedule)
+            spent on a sampled softmax over the target and ``n_negatives`` items before the full
+            softmax takes over. Early steps only need a coarse gradient, and a sampled step
+            costs a fraction of a full one when the catalogue is much larger than
+            ``n_negatives``; the sampled scores are corrected for the sampling (``log(n / k)``
+            with ``k`` of ``n`` candidates drawn), so both phases estimate the same objective.
+            ``0`` (default): the full softmax throughout.
         n_epochs: Maximum passes over the training windows.
         batch_size: Training windows per step.
         learning_rate: Peak learning rate of AdamW.
@@ -186,6 +195,7 @@ class SequentialTransformer(BaseRecommender):
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "loss": [Options(_LOSSES)],
         "n_negatives": [Interval(numbers.Integral, 1, None, closed="left")],
+        "sampled_warmup": [Interval(numbers.Real, 0, 1, closed="left")],
         "n_epochs": [Interval(numbers.Integral, 1, None, closed="left")],
         "batch_size": [Interval(numbers.Integral, 1, None, closed="left")],
         "learning_rate": [Interval(numbers.Real, 0, None, closed="neither")],
@@ -223,6 +233,7 @@ class SequentialTransformer(BaseRecommender):
         dropout: float = 0.2,
         loss: str = "ce",
         n_negatives: int = 256,
+        sampled_warmup: float = 0.0,
         n_epochs: int = 100,
         batch_size: int = 128,
         learning_rate: float = 1e-3,
@@ -255,6 +266,7 @@ class SequentialTransformer(BaseRecommender):
         self.dropout = dropout
         self.loss = loss
         self.n_negatives = n_negatives
+        self.sampled_warmup = sampled_warmup
         self.n_epochs = n_epochs
         self.batch_size = batch_size
         self.learning_rate = learning_rate
@@ -291,6 +303,10 @@ class SequentialTransformer(BaseRecommender):
             raise InvalidParameterError(
                 f"{name}: target_horizon={self.target_horizon} needs loss='ce' (got {self.loss!r}); "
                 "use target_horizon=1 with the sampled losses.")
+        if self.sampled_warmup > 0 and self.loss != "ce":
+            raise InvalidParameterError(
+                f"{name}: sampled_warmup={self.sampled_warmup} needs loss='ce' (got {self.loss!r}): it "
+                "starts the full softmax with sampled steps; use sampled_warmup=0 with the sampled losses.")
         if self.repeat_aware and self.n_time_buckets < 2:
             raise InvalidParameterError(
                 f"{name}: repeat_aware=True needs n_time_buckets >= 2, got {self.n_time_buckets}.")

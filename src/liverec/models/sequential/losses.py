@@ -46,6 +46,9 @@ class LossSettings:
         device: Torch device of the network.
         matmul_dtype: Operand type of the output layer's three products in ``"ce"``
             (``torch.bfloat16``: bf16 operands and products, float32 softmax; ``None``: float32).
+        correct_sampling: Add ``log(n / k)`` to the scores of ``k`` negatives drawn uniformly
+            from ``n`` candidates (``"sampled_ce"``), so that the sampled softmax estimates the
+            full one (the sampled start of ``sampled_warmup``).
     """
 
     loss: str
@@ -59,6 +62,7 @@ class LossSettings:
     cold: Any
     device: Any
     matmul_dtype: Any = None
+    correct_sampling: bool = False
 
 
 @dataclass
@@ -168,11 +172,19 @@ def _negative_scores(t: _Targets, k: int, rng: np.random.Generator,
         indptr, live = cfg.live_codes(t.tau)
         negs_np = sample_live(indptr, live, k, rng, cfg.n_items)
         negs = torch.from_numpy(negs_np).to(dev)
-        return negs_np, negs, torch.einsum("nd,nkd->nk", t.h, t.item_w[negs]).float()
+        scores = torch.einsum("nd,nkd->nk", t.h, t.item_w[negs]).float()
+        if cfg.correct_sampling:  # each row's negatives come from its live items (all when none is)
+            counts = np.diff(indptr)
+            candidates = np.where(counts > 0, counts, cfg.n_items).astype(np.float32)
+            scores = scores + torch.from_numpy(np.log(candidates / k)).to(dev)[:, None]
+        return negs_np, negs, scores
     pool = cfg.pool
     negs_np = np.broadcast_to(pool[rng.integers(len(pool), size=k)], (n, k))
     negs = torch.from_numpy(np.ascontiguousarray(negs_np)).to(dev)
-    return negs_np, negs, (t.h @ t.item_w[negs[0]].T).float()
+    scores = (t.h @ t.item_w[negs[0]].T).float()
+    if cfg.correct_sampling:
+        scores = scores + float(np.log(len(pool) / k))
+    return negs_np, negs, scores
 
 
 def _add_sampled_repeat_scores(net: SequenceEncoder, t: _Targets, negs_np: np.ndarray, pos: torch.Tensor,

@@ -30,6 +30,7 @@ the fitted sequences and ``seen_``; the other replicas keep their own.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import numbers
@@ -146,6 +147,8 @@ class _Loop:
     batch_size: int = 1
     #: each replica holds its own users' events (``distributed_data="sharded"``)
     sharded: bool = False
+    #: the sampled softmax of the first ``sampled_warmup`` of training (``None``: none)
+    warm_losses: LossSettings | None = None
 
 
 class _LossModule(torch.nn.Module):
@@ -199,8 +202,11 @@ def train(model: SequentialTransformer, X: Interactions, schedule: LiveSchedule 
         runner = replicas.wrap(runner, dev)
         if shard is None:
             loss_rng = rng.spawn(replicas.world_size)[replicas.rank]  # spawning draws nothing from rng
+    warm = None
+    if model.loss == "ce" and float(model.sampled_warmup) > 0:
+        warm = dataclasses.replace(losses, loss="sampled_ce", correct_sampling=True)
     stopper = _run_epochs(_Loop(model, net, opt, split, losses, rng, clock, amp, runner, replicas, loss_rng,
-                                batch_size, sharded))
+                                batch_size, sharded, warm))
     if stopper.best_state is not None:
         net.load_state_dict(stopper.best_state)
     net.eval()
@@ -435,13 +441,13 @@ def _train_shard_epoch(loop: _Loop) -> tuple[float, int, bool]:
     return loss_sum, tgt_sum, False
 
 
-def _replica_scale(loop: _Loop, batch: Batch, counts: bool) -> float:
+def _replica_scale(loop: _Loop, batch: Batch, counts: bool, losses: LossSettings) -> float:
     """Data-parallel: share the clock (rank 0's) and the batch's target weight; the factor
     that turns this replica's mean loss into its part of the global batch's mean loss
     (``DistributedDataParallel`` averages the replicas' gradients)."""
     assert loop.replicas is not None
     rep = loop.replicas
-    mass = target_mass(batch, loop.losses) if counts else 0.0
+    mass = target_mass(batch, losses) if counts else 0.0
     total, elapsed = rep.all_sum([mass, loop.clock.elapsed() if rep.rank == 0 else 0.0])
     loop.clock.shared = float(elapsed)
     return rep.world_size * mass / max(float(total), 1e-12)
@@ -451,11 +457,15 @@ def _step(loop: _Loop, batch: Batch, counts: bool = True) -> tuple[torch.Tensor,
     """One optimiser step on ``batch``: its loss and number of targets (``counts=False``: a
     placeholder batch of a replica with no windows in this step, weight 0)."""
     model, net, opt = loop.model, loop.net, loop.opt
-    scale = None if loop.replicas is None else _replica_scale(loop, batch, counts)
+    # the clock is the replicas' shared one from the previous step: all choose the same loss
+    losses = loop.losses
+    if loop.warm_losses is not None and loop.clock.fraction() < float(model.sampled_warmup):
+        losses = loop.warm_losses
+    scale = None if loop.replicas is None else _replica_scale(loop, batch, counts, losses)
     for g in opt.param_groups:
         g["lr"] = float(model.learning_rate) * lr_factor(loop.clock.fraction(), model.warmup, model.lr_schedule)
     with torch.autocast(device_type=loop.losses.device.type, dtype=torch.bfloat16, enabled=loop.amp):
-        out: tuple[torch.Tensor, int] = loop.runner(batch, loop.loss_rng, loop.losses)
+        out: tuple[torch.Tensor, int] = loop.runner(batch, loop.loss_rng, losses)
     loss, n_t = out
     opt.zero_grad(set_to_none=True)
     objective = loss if scale is None else loss * scale
