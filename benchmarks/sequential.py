@@ -37,6 +37,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -222,12 +223,69 @@ def evaluate(model: Any, task: Task, *, live: bool = True, use_history: bool = T
             "ndcg@10_ci": _mean_ci(gains), "n_cases": len(hits)}
 
 
+class AccuracyCurve:
+    """Test NDCG@10 after every epoch of a ``SequentialTransformer`` fit: time-to-accuracy.
+
+    For tasks whose cases are "each user's training events, then the target" with seen items
+    excluded (``ml1m-complete``, ``beauty``). Measuring only: it wraps the training loop's
+    per-epoch validation (a private hook), scores every test case with the training code's own
+    NDCG, and takes the scoring time off the training clock, so the time limit and the
+    learning-rate schedule see training time alone. Nothing it measures feeds back into
+    training (early stopping still reads the validation users only).
+    """
+
+    def __init__(self, task: Task) -> None:
+        self.task, self.points, self._held_out = task, [], None
+        self.scoring_seconds = 0.0
+
+    def __enter__(self) -> AccuracyCurve:
+        from liverec.models.sequential import training
+
+        self._training, self._validate = training, training._validate
+
+        def validate_then_test(loop: Any) -> Any:
+            val = self._validate(loop)
+            t0 = time.perf_counter()
+            test = self._score(loop.model, loop.split.full)
+            loop.net.train()
+            spent = time.perf_counter() - t0
+            loop.clock.t0 += spent  # scoring is not training time
+            self.scoring_seconds += spent
+            self.points.append({"epoch": len(loop.model.history_) + 1,
+                                "train_seconds": round(loop.clock.elapsed(), 1), "val_ndcg": val,
+                                "test_ndcg": round(test, 5)})
+            return val
+
+        training._validate = validate_then_test
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._training._validate = self._validate
+
+    def _score(self, model: Any, full: Any) -> float:
+        from liverec.models.sequential.data import FlatSequences
+
+        if self._held_out is None:  # every user's training events followed by their test target
+            target_of = dict(zip(self.task.users.tolist(), self.task.targets.tolist(), strict=True))
+            codes = model.items_.codes(np.asarray([target_of[u] for u in model.users_.ids.tolist()]),
+                                       missing="ignore")
+            ends = full.indptr[1:]
+            flat = FlatSequences(np.insert(full.items, ends, np.maximum(codes, 0)),
+                                 np.insert(full.times, ends, full.times[np.maximum(ends - 1, 0)] + 1.0),
+                                 np.insert(full.weights, ends, 1.0), full.indptr + np.arange(len(full.indptr)))
+            self._held_out = (flat, codes >= 0)
+        flat, known = self._held_out
+        gains = self._training.ndcg_gains(model, flat, np.arange(len(known)))
+        return float(np.where(known, gains, 0.0).mean())  # a target never trained on: a miss
+
+
 def run_model(label: str, model: Any, task: Task, *, fit_schedule: bool = False, features: bool = False,
-              **eval_kw: Any) -> dict[str, Any]:
+              curve: bool = False, **eval_kw: Any) -> dict[str, Any]:
     t0 = time.perf_counter()
-    model.fit(task.train, schedule=task.schedule if fit_schedule else None,
-              item_features=task.item_features if features else None)
-    fit_s = time.perf_counter() - t0
+    with AccuracyCurve(task) if curve else contextlib.nullcontext() as tracker:
+        model.fit(task.train, schedule=task.schedule if fit_schedule else None,
+                  item_features=task.item_features if features else None)
+    fit_s = time.perf_counter() - t0 - (tracker.scoring_seconds if tracker is not None else 0.0)
     t0 = time.perf_counter()
     res = evaluate(model, task, **eval_kw)
     res.update(model=label, fit_seconds=round(fit_s, 1), eval_seconds=round(time.perf_counter() - t0, 1))
@@ -236,6 +294,8 @@ def run_model(label: str, model: Any, task: Task, *, fit_schedule: bool = False,
                    best_val_ndcg=model.best_val_ndcg_, params=_short_params(model),
                    epoch_log=[{k: (round(v, 5) if isinstance(v, float) else v) for k, v in h.items()}
                               for h in model.history_])
+    if tracker is not None:  # the epochs' "seconds" include the curve's scoring; fit_seconds does not
+        res["test_curve"] = tracker.points
     print(f"  {task.name:16s} {label:38s} HR@10 {res['hr@10']:.4f}  NDCG@10 {res['ndcg@10']:.4f}  "
           f"fit {fit_s:7.1f}s", flush=True)
     return res
@@ -268,13 +328,21 @@ def baselines(task: Task, live: bool = True) -> list[dict[str, Any]]:
 _ARGS: argparse.Namespace | None = None
 
 
+def _count_or_fraction(text: str) -> float:
+    """``validation_size`` from the command line: ``"512"`` a count (int), ``"0.1"`` a fraction."""
+    value = float(text)
+    return int(value) if value.is_integer() else value
+
+
 # Sections --------------------------------------------------------------------------------------
 def _ml1m_model(args: argparse.Namespace) -> SequentialTransformer:
     return SequentialTransformer(max_len=200, embedding_dim=args.dim, n_layers=2, n_heads=1, dropout=args.dropout,
                                  loss="ce", n_epochs=args.epochs, batch_size=args.batch_size or 32,
                                  learning_rate=args.lr, target_horizon=args.horizon,
                                  horizon_decay=args.horizon_decay, output_precision=args.output_precision,
-                                 patience=args.patience, validation_size=512,
+                                 sampled_warmup=args.sampled_warmup, n_negatives=args.negatives,
+                                 patience=args.patience,
+                                 validation_size=512 if args.validation_size is None else args.validation_size,
                                  time_limit=args.time_budget, threads=args.threads,
                                  random_state=0, verbose=args.verbose)
 
@@ -313,7 +381,7 @@ def section_ml1m_complete(args: argparse.Namespace) -> dict[str, Any]:
     seqs, targets, complete = _ml1m_sequences(args.data_dir)
     task = complete_history_task(seqs)
     model = _ml1m_model(args)
-    rows = [run_model("SequentialTransformer (CE)", model, task)] + baselines(task)
+    rows = [run_model("SequentialTransformer (CE)", model, task, curve=args.curve)] + baselines(task)
     known = _ml1m_copy_task(seqs, targets)
     # history = every known event, the last of which this model did not train on
     copy_test = Task(known.name, known.train, known.users, known.targets, exclude_seen=True, history=known.train)
@@ -332,11 +400,13 @@ def section_beauty(args: argparse.Namespace) -> dict[str, Any]:
                                   dropout=args.beauty_dropout, loss="ce", n_epochs=args.epochs,
                                   batch_size=args.batch_size or 64, learning_rate=args.lr,
                                   target_horizon=args.horizon, horizon_decay=args.horizon_decay,
-                                  patience=args.patience, validation_size=0.1,
+                                  output_precision=args.output_precision, sampled_warmup=args.sampled_warmup,
+                                  n_negatives=args.negatives, patience=args.patience,
+                                  validation_size=0.1 if args.validation_size is None else args.validation_size,
                                   time_limit=args.time_budget, threads=args.threads, random_state=0,
                                   verbose=args.verbose)
     label = "SequentialTransformer (CE, item attributes)" if features else "SequentialTransformer (CE)"
-    rows = [run_model(label, model, task, features=features)] + baselines(task)
+    rows = [run_model(label, model, task, features=features, curve=args.curve)] + baselines(task)
     return {"task": task.name, "protocol": "last item test, max_len 50, full ranking, seen excluded", "rows": rows}
 
 
@@ -525,6 +595,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--horizon-decay", type=float, default=0.5, help="ml1m / beauty: horizon_decay")
     p.add_argument("--output-precision", default="float32", choices=["float32", "bfloat16"],
                    help="ml1m: output_precision (operand type of the output layer's products in training)")
+    p.add_argument("--sampled-warmup", type=float, default=0.0,
+                   help="ml1m / beauty: sampled_warmup (fraction of training on the sampled softmax)")
+    p.add_argument("--negatives", type=int, default=256, help="ml1m / beauty: n_negatives")
+    p.add_argument("--validation-size", type=_count_or_fraction, default=None,
+                   help="ml1m / beauty: validation users, a count or a fraction (default 512 / 0.1; "
+                        "0: no validation passes, the last epoch's weights)")
+    p.add_argument("--curve", action="store_true",
+                   help="ml1m-complete / beauty: test NDCG@10 after every epoch (time-to-accuracy)")
     p.add_argument("--beauty-dropout", type=float, default=0.5)
     p.add_argument("--beauty-no-attributes", action="store_true", help="beauty: ignore the item attributes")
     p.add_argument("--no-baselines", action="store_true", help="skip Popularity / ALS / BPR")

@@ -94,3 +94,17 @@ def test_gap_cost_is_the_paired_loss_from_dropping_the_last_history_event(tmp_pa
     assert gap["complete"]["ndcg@10"] == pytest.approx(1.0)
     assert gap["without_last"]["ndcg@10"] == pytest.approx(1 / np.log2(3))
     assert gap["ndcg@10_cost"] == pytest.approx(1 - 1 / np.log2(3))
+
+
+def test_accuracy_curve_ends_at_the_fitted_models_own_test_score(tmp_path: Path) -> None:
+    # without validation the last epoch's weights are kept: the curve's last point is the
+    # test NDCG that the benchmark's evaluation reports for the fitted model
+    from liverec.models import SequentialTransformer
+
+    seqs, _, _ = seq._ml1m_sequences(_write_copy(tmp_path))
+    task = seq.complete_history_task(seqs)
+    model = SequentialTransformer(max_len=8, embedding_dim=8, n_epochs=3, batch_size=2, validation_size=0,
+                                  random_state=0, threads=1)
+    result = seq.run_model("model", model, task, curve=True)
+    assert [p["epoch"] for p in result["test_curve"]] == [1, 2, 3]
+    assert result["test_curve"][-1]["test_ndcg"] == pytest.approx(result["ndcg@10"], abs=1e-5)
