@@ -594,7 +594,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--horizon", type=int, default=1, help="ml1m / beauty: target_horizon")
     p.add_argument("--horizon-decay", type=float, default=0.5, help="ml1m / beauty: horizon_decay")
     p.add_argument("--output-precision", default="float32", choices=["float32", "bfloat16"],
-                   help="ml1m: output_precision (operand type of the output layer's products in training)")
+                   help="ml1m / beauty: output_precision (operand type of the output layer's products in training)")
     p.add_argument("--sampled-warmup", type=float, default=0.0,
                    help="ml1m / beauty: sampled_warmup (fraction of training on the sampled softmax)")
     p.add_argument("--negatives", type=int, default=256, help="ml1m / beauty: n_negatives")

@@ -211,6 +211,25 @@ def test_corrected_sampled_softmax_of_equal_scores_matches_the_full_one(k: int, 
     np.testing.assert_allclose(plain.numpy(), np.log1p(k), rtol=1e-5)
 
 
+@given(st.integers(1, 50), st.lists(st.integers(1, 40), min_size=1, max_size=6), st.integers(0, 2**16))
+def test_corrected_live_sampled_softmax_corrects_each_row_by_its_own_live_set(k: int, sizes: list[int],
+                                                                              seed: int) -> None:
+    # equal scores again: each row's loss is log(1 + n_live) for its own live set, whatever the
+    # number of negatives drawn
+    rng = np.random.default_rng(seed)
+    n, n_items = len(sizes), 50
+    indptr = np.concatenate([[0], np.cumsum(sizes)])
+    live = np.concatenate([np.arange(size) for size in sizes]).astype(np.int64)
+    target = n_items - 1  # never live, so never drawn as a negative of its own row
+    t = _Targets(torch.zeros(n, 4), torch.randn(n_items, 4), np.full(n, target), torch.full((n,), target),
+                 torch.ones(n), np.zeros(n), None)
+    cfg = LossSettings(loss="sampled_ce", n_items=n_items, n_negatives=k, target_horizon=1, horizon_decay=0.5,
+                       live_codes=lambda tau: (indptr, live), pool=np.arange(n_items), time_buckets=None,
+                       cold=None, device=torch.device("cpu"), correct_sampling=True)
+    loss = sampled_loss(None, t, rng, cfg)  # type: ignore[arg-type]  # the network only serves repeat scores
+    np.testing.assert_allclose(loss.numpy(), np.log1p(np.asarray(sizes, dtype=np.float64)), rtol=1e-5)
+
+
 def test_horizon_targets_are_the_later_events_of_the_same_window() -> None:
     items = np.array([10, 11, 12, 13, 20, 21, 22])
     flat = FlatSequences(items, np.arange(7.0), np.ones(7, dtype=np.float32), np.array([0, 4, 7]))
