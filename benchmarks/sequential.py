@@ -566,7 +566,8 @@ def tables(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def notes(results: dict[str, Any]) -> list[str]:
-    """How and when each section ran: its date, the load average around it and its --note."""
+    """How and when each section ran: its date, the load average around it, its --note and its
+    first model's NDCG@10 (so that every tagged attempt reads with its figure)."""
     out = ["Sections are rerun independently (--sections): compare figures within a section, and read wall "
            "times against the load average recorded with them."]
     for key in sorted(results):
@@ -575,7 +576,11 @@ def notes(results: dict[str, Any]) -> list[str]:
         load = ""
         if "load_average_before" in sec:
             load = f", load average {sec['load_average_before']:.1f} before / {sec['load_average_after']:.1f} after"
-        out.append(f"{key}: {when}{load}" + (f"; {sec['note']}" if sec.get("note") else ""))
+        figure = ""
+        if sec.get("rows"):
+            first = sec["rows"][0]
+            figure = f"; {first['model']}: NDCG@10 {first['ndcg@10']:.4f} in {first['fit_seconds']} s of fit"
+        out.append(f"{key}: {when}{load}" + (f"; {sec['note']}" if sec.get("note") else "") + figure)
     return out
 
 
